@@ -1,0 +1,133 @@
+"""Activation functions, each forward next to its hand-written derivative.
+
+Every function keeps the dtype of its input: a float16 forward pass stays in float16.
+``backward`` receives the pre-activation ``z``, the activation ``a = forward(z)`` and the
+upstream gradient ``dL/da``, and returns ``dL/dz``. Where the derivative is cheaper in terms
+of ``a`` (sigmoid, tanh) it uses ``a``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.floating]
+
+
+class Activation(Protocol):
+    """An element-wise (or, for softmax, row-wise) nonlinearity with its derivative."""
+
+    name: str
+
+    def forward(self, z: Array) -> Array: ...
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array: ...
+
+
+@dataclass(frozen=True)
+class Sigmoid:
+    """sigma(z) = 1 / (1 + exp(-z)); sigma'(z) = a * (1 - a)."""
+
+    name: str = "sigmoid"
+
+    def forward(self, z: Array) -> Array:
+        # exp(-z) overflows to inf for z << 0 and 1 / inf is the right limit, 0; callers that
+        # train many epochs silence the warning once around the loop, not here per call.
+        return 1 / (1 + np.exp(-z))
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return grad_a * (a * (1 - a))
+
+
+@dataclass(frozen=True)
+class Tanh:
+    """tanh(z); tanh'(z) = 1 - a**2."""
+
+    name: str = "tanh"
+
+    def forward(self, z: Array) -> Array:
+        return np.tanh(z)
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return grad_a * (1 - a * a)
+
+
+@dataclass(frozen=True)
+class ReLU:
+    """max(0, z); derivative 1 where z > 0, else 0 (0 at the kink)."""
+
+    name: str = "relu"
+
+    def forward(self, z: Array) -> Array:
+        return np.maximum(z, 0)
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return grad_a * (z > 0)
+
+
+@dataclass(frozen=True)
+class LeakyReLU:
+    """z where z > 0, else slope * z; derivative 1 or slope."""
+
+    slope: float = 0.01
+    name: str = "leaky_relu"
+
+    def forward(self, z: Array) -> Array:
+        return np.where(z > 0, z, z * z.dtype.type(self.slope))
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return np.where(z > 0, grad_a, grad_a * grad_a.dtype.type(self.slope))
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Identity; derivative 1."""
+
+    name: str = "linear"
+
+    def forward(self, z: Array) -> Array:
+        return z
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return grad_a
+
+
+@dataclass(frozen=True)
+class Softmax:
+    """Row-wise softmax; the Jacobian-vector product a * (g - sum(g * a)) per row."""
+
+    name: str = "softmax"
+
+    def forward(self, z: Array) -> Array:
+        # Subtracting the row maximum changes nothing mathematically and keeps exp finite.
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        return a * (grad_a - (grad_a * a).sum(axis=1, keepdims=True))
+
+
+HIDDEN_ACTIVATIONS: dict[str, Activation] = {
+    a.name: a for a in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Linear())
+}
+OUTPUT_ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (Sigmoid(), Softmax(), Linear())}
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name.
+
+    Args:
+        name: One of sigmoid, tanh, relu, leaky_relu, linear, softmax.
+
+    Returns:
+        The activation object.
+
+    Raises:
+        KeyError: If the name is unknown.
+    """
+    if name == "softmax":
+        return OUTPUT_ACTIVATIONS[name]
+    return HIDDEN_ACTIVATIONS[name]

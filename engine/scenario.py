@@ -1,0 +1,340 @@
+"""Scenario files: TOML (data only) -> a validated, frozen ``Scenario``.
+
+Nothing in a scenario is evaluated as code. Validation reports every error of a file in one
+pass, each as one line ``FILE: key.path: what is wrong (got X, expected Y)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from engine.config import (
+    MAX_SAMPLES,
+    MAX_SEED,
+    DataConfig,
+    Dtype,
+    ModelConfig,
+    Section,
+    TrainConfig,
+)
+
+MAX_SCENARIO_BYTES = 256 * 1024
+"""Largest scenario file read."""
+MAX_PROBES = 32
+MAX_EXPECTATIONS = 64
+MAX_DIRECTIONS = 100_000
+"""Most random directions the out-of-distribution probe samples."""
+MAX_GRID = 400
+"""Largest side of a measurement grid (cells)."""
+MAX_EXTENT = 1e6
+"""Largest absolute coordinate of the displayed plane."""
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used. ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class ProbeConfig(Section):
+    """A point whose output is reported."""
+
+    point: tuple[float, float] = Field(description="Coordinates (x1, x2).")
+    label: str = Field("", max_length=40, description="Name in reports; defaults to the point.")
+
+    @model_validator(mode="after")
+    def _finite(self) -> ProbeConfig:
+        if not all(math.isfinite(v) and abs(v) <= MAX_EXTENT for v in self.point):
+            raise ValueError(f"point must be finite and within +-{MAX_EXTENT:g}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.label or f"({self.point[0]:g}, {self.point[1]:g})"
+
+
+class DisplayConfig(Section):
+    """How the plane is shown."""
+
+    x_range: tuple[float, float] = Field((-2.0, 2.0), description="Shown x1 interval.")
+    y_range: tuple[float, float] = Field((-2.0, 2.0), description="Shown x2 interval.")
+    grid: int = Field(64, ge=8, le=MAX_GRID, description="Cells per side of measurement grids.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DisplayConfig:
+        for key in ("x_range", "y_range"):
+            low, high = getattr(self, key)
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"{key} must be two finite numbers, low < high")
+            if max(abs(low), abs(high)) > MAX_EXTENT:
+                raise ValueError(f"{key} must lie within +-{MAX_EXTENT:g}")
+        return self
+
+
+class OODConfig(Section):
+    """Confidence far from the data (Hein et al., 2019)."""
+
+    radii: tuple[float, ...] = Field((10.0, 100.0), min_length=1, max_length=8)
+    directions: int = Field(1000, ge=1, le=MAX_DIRECTIONS, description="Random directions.")
+    threshold: float = Field(0.99, gt=0.5, lt=1, description="Confidence counted as 'sure'.")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+
+
+class PoisonConfig(Section):
+    """Label flips shown by a poisoned twin."""
+
+    k: int = Field(5, ge=1, le=MAX_SAMPLES, description="Labels to flip.")
+    mode: Literal["random", "indices", "targeted"] = Field("random")
+    indices: tuple[int, ...] = Field((), max_length=MAX_SAMPLES, description="indices: which.")
+    target: tuple[float, float] = Field((0.0, 0.0), description="targeted: flip near here.")
+    target_class: int = Field(0, ge=0, le=255, description="targeted: class of flipped points.")
+    at_epoch: int = Field(0, ge=0, description="Epoch at which the flips happen.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="random: seed of the choice.")
+
+    @model_validator(mode="after")
+    def _indices_match(self) -> PoisonConfig:
+        if self.mode == "indices" and len(self.indices) != self.k:
+            raise ValueError(f"mode 'indices' needs k = len(indices) ({self.k} != {len(self.indices)})")
+        return self
+
+
+class ButterflyConfig(Section):
+    """A twin whose one initial weight is nudged."""
+
+    layer: int = Field(0, ge=0, description="Layer of the nudged weight.")
+    row: int = Field(0, ge=0, description="Row (input) of the nudged weight.")
+    col: int = Field(0, ge=0, description="Column (neuron) of the nudged weight.")
+    epsilon: float = Field(1e-14, description="Amount added to that weight.")
+
+
+class PrecisionConfig(Section):
+    """The same run in several precisions, side by side."""
+
+    dtypes: tuple[Dtype, ...] = Field(("float64", "float32", "float16"), min_length=1)
+    master_weights: bool = Field(True, description="Add a float16 run with float32 masters.")
+
+
+class SideChannelConfig(Section):
+    """Guessing the class from the count of active hidden units."""
+
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the attacker's fit/test split.")
+
+
+class ExperimentsConfig(Section):
+    ood: OODConfig | None = None
+    poison: PoisonConfig | None = None
+    butterfly: ButterflyConfig | None = None
+    precision: PrecisionConfig | None = None
+    side_channel: SideChannelConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_twin_kind(self) -> ExperimentsConfig:
+        twins = [k for k in ("poison", "butterfly", "precision") if getattr(self, k) is not None]
+        if len(twins) > 1:
+            raise ValueError(f"at most one of poison, butterfly, precision (got {', '.join(twins)})")
+        return self
+
+
+METRIC_PATTERN = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_+\-]+)*$")
+
+
+class Expectation(Section):
+    """A check a headless run evaluates: ``metric op value`` at ``epoch`` (default: the end)."""
+
+    metric: str = Field(max_length=80, description="Metric name, e.g. test.accuracy.")
+    op: Literal[">", ">=", "<", "<=", "=="] = Field(">=")
+    value: float
+    epoch: int | None = Field(None, ge=0, description="Check at this epoch instead of the end.")
+
+    @model_validator(mode="after")
+    def _metric_name(self) -> Expectation:
+        if not METRIC_PATTERN.match(self.metric):
+            raise ValueError(f"metric names are dotted lowercase words (got {self.metric!r})")
+        return self
+
+    def describe(self) -> str:
+        when = f" at epoch {self.epoch}" if self.epoch is not None else ""
+        return f"{self.metric} {self.op} {self.value:g}{when}"
+
+
+class Scenario(Section):
+    """A whole scenario file."""
+
+    name: str = Field("", max_length=60, description="Defaults to the file name.")
+    title: str = Field("", max_length=120, description="One-line title.")
+    description: str = Field("", max_length=4000, description="What a presenter reads out.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainConfig = Field(default_factory=TrainConfig)
+    display: DisplayConfig = Field(default_factory=DisplayConfig)
+    probes: tuple[ProbeConfig, ...] = Field((), max_length=MAX_PROBES)
+    experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
+    expect: tuple[Expectation, ...] = Field((), max_length=MAX_EXPECTATIONS)
+    base_dir: str = Field("", exclude=True, description="(set by the loader)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        problems = []
+        widths = [2, *self.model.hidden, 1]
+        b = self.experiments.butterfly
+        if b is not None:
+            if b.layer >= len(widths) - 1:
+                problems.append(f"experiments.butterfly.layer: the model has {len(widths) - 1} "
+                                f"layers (got {b.layer}, expected 0..{len(widths) - 2})")
+            elif b.row >= widths[b.layer] or (
+                b.col >= widths[b.layer + 1] and self.model.output != "softmax"
+            ):
+                problems.append(f"experiments.butterfly: no weight ({b.row}, {b.col}) in layer "
+                                f"{b.layer} of shape ({widths[b.layer]}, {widths[b.layer + 1]})")
+        p = self.experiments.poison
+        if p is not None and self.data.kind != "csv":
+            n = self.data.samples if self.data.kind != "xor" else 4
+            if p.k > n:
+                problems.append(f"experiments.poison.k: more flips than points (got {p.k}, "
+                                f"expected at most {n})")
+            bad = [i for i in p.indices if not 0 <= i < n]
+            if bad:
+                problems.append(f"experiments.poison.indices: out of range (got {bad[0]}, "
+                                f"expected 0..{n - 1})")
+        if self.model.output == "softmax" and self.training.loss == "binary_cross_entropy":
+            problems.append("training.loss: binary_cross_entropy needs a sigmoid output "
+                            "(got softmax, expected softmax_cross_entropy)")
+        if self.model.output != "softmax" and self.training.loss == "softmax_cross_entropy":
+            problems.append(f"training.loss: softmax_cross_entropy needs a softmax output "
+                            f"(got {self.model.output}, expected model.output = 'softmax')")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed where ``loc`` points (for 'did you mean')."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        ann = field.annotation
+        for arg in getattr(ann, "__args__", (ann,)):
+            inner = getattr(arg, "__args__", (arg,))[0]
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                model = inner
+                break
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                model = arg
+                break
+        else:
+            return []
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _format_error(err: Any) -> list[str]:
+    loc = tuple(p for p in err["loc"] if p not in ("function-after",))
+    where = _loc(loc)
+    kind, msg = err["type"], err["msg"]
+    got = _show(err.get("input"))
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
+        return [f"{where}: unknown key ({hint})"]
+    if kind == "missing":
+        return [f"{where}: missing required key"]
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        lines = text.split("\n")
+        prefix = _loc(loc)
+        return [line if line.startswith(("experiments.", "training.", "model.", "data."))
+                else f"{prefix}: {line}" for line in lines]
+    expected = msg.replace("Input should be ", "").replace("Input should have ", "")
+    if kind == "literal_error":
+        close = difflib.get_close_matches(str(err.get("input")), re.findall(r"'([^']+)'", msg), 1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return [f"{where}: not an allowed value (got {got}, expected {expected}){hint}"]
+    problem = "out of range" if "than" in msg or "equal" in msg else "invalid value"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        problem = "wrong type"
+    if kind in ("too_long", "too_short"):
+        problem = "wrong number of items"
+        got = f"{len(err['input'])} items" if hasattr(err.get("input"), "__len__") else got
+    return [f"{where}: {problem} (got {got}, expected {expected})"]
+
+
+def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scenario:
+    """Validate TOML text as a scenario.
+
+    Args:
+        text: The file's contents.
+        source: How errors name the file.
+        base_dir: Folder relative CSV paths are resolved against.
+
+    Returns:
+        The frozen scenario.
+
+    Raises:
+        ScenarioError: With every problem found, one line each.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc).replace(
+            "(at end of document)", f"(at line {text.count(chr(10)) + 1}, column 1)"
+        )
+        m = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        if m:
+            message = message[: m.start()].strip()
+            raise ScenarioError(
+                [f"{source}: line {m[1]}, column {m[2]}: invalid TOML: {message}"]
+            ) from None
+        raise ScenarioError([f"{source}: invalid TOML: {message}"]) from None
+    raw.setdefault("name", Path(source).stem)
+    raw["base_dir"] = str(base_dir or "")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        lines = [line for err in exc.errors() for line in _format_error(err)]
+        raise ScenarioError([f"{source}: {line}" for line in lines]) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file (see ``parse_scenario``)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(
+                [f"{path}: file too large ({size} bytes, expected at most {MAX_SCENARIO_BYTES})"]
+            )
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise ScenarioError([f"{path}: is a directory, expected a .toml file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
+    return parse_scenario(text, str(path), path.parent)
