@@ -20,7 +20,8 @@ Array = npt.NDArray[np.floating]
 class Activation(Protocol):
     """An element-wise (or, for softmax, row-wise) nonlinearity with its derivative."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def forward(self, z: Array) -> Array: ...
 

@@ -100,7 +100,6 @@ class ModelConfig(Section):
     init: InitConfig = Field(default_factory=InitConfig)
 
 
-
 class TrainConfig(Section):
     """Loss, optimiser, precision and schedule."""
 

@@ -12,8 +12,8 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -173,26 +173,44 @@ def save_weights(
     except Exception as exc:
         raise WeightFileError(path, f"cannot serialize weights ({exc})") from None
 
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise WeightFileError(path, f"cannot write weight file ({exc.strerror or exc})") from None
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, and are renamed
+    over the target; the folder is synced so the rename itself survives a crash. The new file
+    gets the permissions a plainly created file would (the process's umask applies).
+
+    Raises:
+        OSError: If the folder is missing or not writable; the temporary file is removed.
+    """
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target))
-    tmp_name: str | None = None
+    tmp_name = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, as for open().
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with tempfile.NamedTemporaryFile(
-            dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
+        with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
-        tmp_name = None
-    except OSError as exc:
-        raise WeightFileError(path, f"cannot write weight file ({exc.strerror or exc})") from None
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-    return hashlib.sha256(data).hexdigest()
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    with contextlib.suppress(OSError):  # not every platform can open a folder to sync it
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def load_weights(

@@ -19,7 +19,10 @@ import numpy.typing as npt
 Array = npt.NDArray[np.floating]
 
 
-_EPS = {np.dtype(t): (t(np.finfo(t).eps), t(1) - t(np.finfo(t).eps)) for t in (np.float16, np.float32, np.float64)}
+_EPS = {
+    np.dtype(t): (t(np.finfo(t).eps), t(1) - t(np.finfo(t).eps))
+    for t in (np.float16, np.float32, np.float64)
+}
 
 
 def _clip_probabilities(p: Array) -> Array:
@@ -29,8 +32,13 @@ def _clip_probabilities(p: Array) -> Array:
 
 
 class Loss(Protocol):
-    name: str
-    fused_activation: str | None
+    """A loss value and its gradient with respect to the output."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def fused_activation(self) -> str | None: ...
 
     def value(self, p: Array, y: Array) -> float: ...
 
@@ -54,7 +62,7 @@ class SquaredErrorSum:
 
 @dataclass(frozen=True)
 class SquaredErrorMean:
-    """L = 1/(2n) * sum((p - y)**2), the sum form averaged over the n samples; dL/dp = (p - y) / n."""
+    """L = 1/(2n) * sum((p - y)**2): the sum form averaged over n samples; dL/dp = (p - y) / n."""
 
     name: str = "squared_error_mean"
     fused_activation: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -153,7 +154,7 @@ def build_network(
         else get_activation(config.activation)
     )
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
         weight = init_weight(config.init, n_in, n_out, rng).astype(dtype)
         bias = init_bias(config.init, n_out).astype(dtype) if config.bias else None
         is_output = i == len(widths) - 2

@@ -75,7 +75,12 @@ def build_data(config: DataConfig, base_dir: Path | None = None) -> Data:
 
 @dataclass
 class History:
-    """Per-epoch measurements, index 0 = epoch 1."""
+    """Per-epoch measurements, index 0 = epoch 1.
+
+    Training loss and accuracy come from the epoch's own forward pass, made before its update
+    (for mini-batches: the batch-weighted loss, and the accuracy after the epoch); test loss and
+    accuracy are measured after the epoch's last update.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     test_loss: list[float] = field(default_factory=list)
@@ -128,7 +133,15 @@ class Run:
         return self.trainer.epoch
 
     def step(self) -> EpochStats:
-        """Train one epoch and record its measurements."""
+        """Train one epoch and record its measurements.
+
+        Overflow to inf and the NaN that follows are results here, counted and located in the
+        epoch's statistics, so NumPy's warnings about them are silenced.
+        """
+        with np.errstate(all="ignore"):
+            return self._step()
+
+    def _step(self) -> EpochStats:
         stats = self.trainer.train_epoch()
         h = self.history
         net = self.network

@@ -103,7 +103,9 @@ class PoisonConfig(Section):
     @model_validator(mode="after")
     def _indices_match(self) -> PoisonConfig:
         if self.mode == "indices" and len(self.indices) != self.k:
-            raise ValueError(f"mode 'indices' needs k = len(indices) ({self.k} != {len(self.indices)})")
+            raise ValueError(
+                f"mode 'indices' needs k = len(indices) ({self.k} != {len(self.indices)})"
+            )
         return self
 
 
@@ -140,7 +142,9 @@ class ExperimentsConfig(Section):
     def _one_twin_kind(self) -> ExperimentsConfig:
         twins = [k for k in ("poison", "butterfly", "precision") if getattr(self, k) is not None]
         if len(twins) > 1:
-            raise ValueError(f"at most one of poison, butterfly, precision (got {', '.join(twins)})")
+            raise ValueError(
+                f"at most one of poison, butterfly, precision (got {', '.join(twins)})"
+            )
         return self
 
 
@@ -188,29 +192,40 @@ class Scenario(Section):
         b = self.experiments.butterfly
         if b is not None:
             if b.layer >= len(widths) - 1:
-                problems.append(f"experiments.butterfly.layer: the model has {len(widths) - 1} "
-                                f"layers (got {b.layer}, expected 0..{len(widths) - 2})")
+                problems.append(
+                    f"experiments.butterfly.layer: the model has {len(widths) - 1} "
+                    f"layers (got {b.layer}, expected 0..{len(widths) - 2})"
+                )
             elif b.row >= widths[b.layer] or (
                 b.col >= widths[b.layer + 1] and self.model.output != "softmax"
             ):
-                problems.append(f"experiments.butterfly: no weight ({b.row}, {b.col}) in layer "
-                                f"{b.layer} of shape ({widths[b.layer]}, {widths[b.layer + 1]})")
+                problems.append(
+                    f"experiments.butterfly: no weight ({b.row}, {b.col}) in layer "
+                    f"{b.layer} of shape ({widths[b.layer]}, {widths[b.layer + 1]})"
+                )
         p = self.experiments.poison
         if p is not None and self.data.kind != "csv":
             n = self.data.samples if self.data.kind != "xor" else 4
             if p.k > n:
-                problems.append(f"experiments.poison.k: more flips than points (got {p.k}, "
-                                f"expected at most {n})")
+                problems.append(
+                    f"experiments.poison.k: more flips than points (got {p.k}, "
+                    f"expected at most {n})"
+                )
             bad = [i for i in p.indices if not 0 <= i < n]
             if bad:
-                problems.append(f"experiments.poison.indices: out of range (got {bad[0]}, "
-                                f"expected 0..{n - 1})")
+                problems.append(
+                    f"experiments.poison.indices: out of range (got {bad[0]}, expected 0..{n - 1})"
+                )
         if self.model.output == "softmax" and self.training.loss == "binary_cross_entropy":
-            problems.append("training.loss: binary_cross_entropy needs a sigmoid output "
-                            "(got softmax, expected softmax_cross_entropy)")
+            problems.append(
+                "training.loss: binary_cross_entropy needs a sigmoid output "
+                "(got softmax, expected softmax_cross_entropy)"
+            )
         if self.model.output != "softmax" and self.training.loss == "softmax_cross_entropy":
-            problems.append(f"training.loss: softmax_cross_entropy needs a softmax output "
-                            f"(got {self.model.output}, expected model.output = 'softmax')")
+            problems.append(
+                f"training.loss: softmax_cross_entropy needs a softmax output "
+                f"(got {self.model.output}, expected model.output = 'softmax')"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -267,8 +282,12 @@ def _format_error(err: Any) -> list[str]:
         text = msg.removeprefix("Value error, ")
         lines = text.split("\n")
         prefix = _loc(loc)
-        return [line if line.startswith(("experiments.", "training.", "model.", "data."))
-                else f"{prefix}: {line}" for line in lines]
+        return [
+            line
+            if line.startswith(("experiments.", "training.", "model.", "data."))
+            else f"{prefix}: {line}"
+            for line in lines
+        ]
     expected = msg.replace("Input should be ", "").replace("Input should have ", "")
     if kind == "literal_error":
         close = difflib.get_close_matches(str(err.get("input")), re.findall(r"'([^']+)'", msg), 1)

@@ -85,8 +85,9 @@ class Session:
         self.poisoned = choose_flips(sc, self.data)
         train = sc.training
         if ex.precision is not None:
-            train = train.model_copy(update={"dtype": ex.precision.dtypes[0],
-                                             "master_weights": False})
+            train = train.model_copy(
+                update={"dtype": ex.precision.dtypes[0], "master_weights": False}
+            )
         self.baseline = Run(self.data, sc.model, train, self._initial_weights)
         start = self.baseline.weights()
         self.twins: list[_Twin] = []
@@ -95,8 +96,9 @@ class Session:
             nudged = [(w.copy(), None if bias is None else bias.copy()) for w, bias in start]
             w = nudged[b.layer][0]
             w[b.row, b.col] += w.dtype.type(b.epsilon)
-            self.twins.append(_Twin(Run(self.data, sc.model, train, nudged),
-                                    f"nudged {b.epsilon:+.0e}"))
+            self.twins.append(
+                _Twin(Run(self.data, sc.model, train, nudged), f"nudged {b.epsilon:+.0e}")
+            )
         if ex.poison is not None:
             twin = Run(self.data, sc.model, train, start)
             self.twins.append(_Twin(twin, f"poisoned ({len(self.poisoned)} flips)"))
@@ -108,9 +110,12 @@ class Session:
                 (d, train.model_copy(update={"dtype": d})) for d in dtypes
             ]
             if ex.precision.master_weights:
-                configs.append(("float16 + f32 master",
-                                train.model_copy(update={"dtype": "float16",
-                                                         "master_weights": True})))
+                configs.append(
+                    (
+                        "float16 + f32 master",
+                        train.model_copy(update={"dtype": "float16", "master_weights": True}),
+                    )
+                )
             for label, config in configs:
                 self.twins.append(_Twin(Run(self.data, sc.model, config, start), label))
         x_min, x_max = sc.display.x_range
@@ -138,8 +143,11 @@ class Session:
         return None
 
     def labels(self) -> list[str]:
-        first = self.baseline.train_config.dtype if self.scenario.experiments.precision else (
-            "clean" if self.scenario.experiments.poison else "baseline")
+        first = (
+            self.baseline.train_config.dtype
+            if self.scenario.experiments.precision
+            else ("clean" if self.scenario.experiments.poison else "baseline")
+        )
         return [first, *(t.label for t in self.twins)]
 
     def reset(self) -> None:
@@ -170,8 +178,10 @@ class Session:
 
     def _record_diff(self, twin: _Twin) -> None:
         base = self.baseline
-        dw = np.abs(twin.run.network.flat_params.astype(np.float64)
-                    - base.network.flat_params.astype(np.float64))
+        dw = np.abs(
+            twin.run.network.flat_params.astype(np.float64)
+            - base.network.flat_params.astype(np.float64)
+        )
         twin.max_abs_dw.append(float(dw.max()))
         twin.loss_difference.append(
             abs(twin.run.history.train_loss[-1] - base.history.train_loss[-1])
@@ -207,19 +217,21 @@ class Session:
         """
         with self._lock, np.errstate(all="ignore"):
             area = extent or self.extent
-            runs = tuple(self._view(label, run, grid, area)
-                         for label, run in zip(self.labels(), self.runs, strict=True))
+            runs = tuple(
+                self._view(label, run, grid, area)
+                for label, run in zip(self.labels(), self.runs, strict=True)
+            )
             counts = self.active_unit_counts()
             n_classes = self.data.n_classes
             width = max(int(counts.max(initial=0)) + 1, 1)
             histogram = {
-                c: tuple(int(v) for v in np.bincount(counts[self.data.y_train == c],
-                                                     minlength=width))
+                c: tuple(
+                    int(v) for v in np.bincount(counts[self.data.y_train == c], minlength=width)
+                )
                 for c in range(n_classes)
             }
             probes = tuple(
-                (p.name, p.point, float(self.probe(*p.point)[-1]))
-                for p in self.scenario.probes
+                (p.name, p.point, float(self.probe(*p.point)[-1])) for p in self.scenario.probes
             )
             sc = self.scenario
             return Snapshot(
@@ -229,8 +241,12 @@ class Session:
                 learning_rate=sc.training.learning_rate,
                 runs=runs,
                 twin_diffs=tuple(
-                    TwinDiff(t.label, tuple(t.max_abs_dw), tuple(t.loss_difference),
-                             tuple(t.disagreement))
+                    TwinDiff(
+                        t.label,
+                        tuple(t.max_abs_dw),
+                        tuple(t.loss_difference),
+                        tuple(t.disagreement),
+                    )
                     for t in self.twins
                 ),
                 x_train=self.data.x_train,
@@ -241,8 +257,8 @@ class Session:
                 probes=probes,
                 active_units=histogram,
                 display_extent=(area.x_min, area.x_max, area.y_min, area.y_max)
-                if extent is None else (self.extent.x_min, self.extent.x_max,
-                                        self.extent.y_min, self.extent.y_max),
+                if extent is None
+                else (self.extent.x_min, self.extent.x_max, self.extent.y_min, self.extent.y_max),
             )
 
     def _view(self, label: str, run: Run, grid: tuple[int, int] | None, area: Extent) -> RunView:
@@ -255,22 +271,25 @@ class Session:
             status: tuple[str, ...] = ("ok",) * layer.n_out
             if i < len(hidden):
                 status = neuron_status(layer.activation.name, hidden[i])
-            layers.append(LayerView(
-                n_in=layer.n_in,
-                n_out=layer.n_out,
-                activation=layer.activation.name,
-                weight=layer.weight.astype(np.float64),
-                bias=None if layer.bias is None else layer.bias.astype(np.float64),
-                status=status,
-                grad_norm=norms[i],
-            ))
+            layers.append(
+                LayerView(
+                    n_in=layer.n_in,
+                    n_out=layer.n_out,
+                    activation=layer.activation.name,
+                    weight=layer.weight.astype(np.float64),
+                    bias=None if layer.bias is None else layer.bias.astype(np.float64),
+                    status=status,
+                    grad_norm=norms[i],
+                )
+            )
         nan = float("nan")
         return RunView(
             label=label,
             dtype=str(net.dtype),
             epoch=run.epoch,
-            train_loss=h.train_loss[-1] if h.train_loss else
-            net.loss.value(net.predict(run.trainer.x), run.trainer.targets),
+            train_loss=h.train_loss[-1]
+            if h.train_loss
+            else net.loss.value(net.predict(run.trainer.x), run.trainer.targets),
             train_accuracy=h.train_accuracy[-1] if h.train_accuracy else nan,
             test_loss=h.test_loss[-1] if h.test_loss else nan,
             test_accuracy=h.test_accuracy[-1] if h.test_accuracy else nan,

@@ -71,8 +71,9 @@ def test_backprop_matches_finite_differences(
     assert max_relative_error(net, x, encode_targets(y, net), eps=1e-6) < 1e-6
 
 
-@pytest.mark.parametrize(("output", "loss"), [("sigmoid", "binary_cross_entropy"),
-                                               ("softmax", "softmax_cross_entropy")])
+@pytest.mark.parametrize(
+    ("output", "loss"), [("sigmoid", "binary_cross_entropy"), ("softmax", "softmax_cross_entropy")]
+)
 def test_unfused_path_agrees_with_finite_differences(output: str, loss: str) -> None:
     """dL/dp through the activation's own derivative, not the (p - y) / n shortcut."""
     net = make_network("tanh", output, loss, bias=True)

@@ -44,9 +44,10 @@ def test_two_runs_give_byte_identical_weights(train: TrainConfig) -> None:
 
 
 def test_a_different_seed_gives_different_weights() -> None:
-    assert trained(TrainConfig(seed=5)).weights_sha256() != trained(
-        TrainConfig(seed=6)
-    ).weights_sha256()
+    assert (
+        trained(TrainConfig(seed=5)).weights_sha256()
+        != trained(TrainConfig(seed=6)).weights_sha256()
+    )
 
 
 def test_training_reduces_loss_and_learns_moons() -> None:
@@ -66,33 +67,40 @@ def test_sgd_step_is_lr_times_gradient() -> None:
 
 
 def test_momentum_accumulates_velocity() -> None:
-    opt = flat_optimizer(TrainConfig(optimizer="momentum", learning_rate=0.1, momentum=0.5),
-                         [0.0], [True])
+    opt = flat_optimizer(
+        TrainConfig(optimizer="momentum", learning_rate=0.1, momentum=0.5), [0.0], [True]
+    )
     opt.step(np.array([1.0]))  # v = 1, w = -0.1
     opt.step(np.array([1.0]))  # v = 1.5, w = -0.25
     assert opt.params[0] == pytest.approx(-0.25, abs=1e-15)
 
 
 def test_adam_first_step_has_size_lr() -> None:
-    opt = flat_optimizer(TrainConfig(optimizer="adam", learning_rate=0.01), [0.0, 0.0],
-                         [True, True])
+    opt = flat_optimizer(
+        TrainConfig(optimizer="adam", learning_rate=0.01), [0.0, 0.0], [True, True]
+    )
     opt.step(np.array([3.0, -1e-3]))
     np.testing.assert_allclose(opt.params, [-0.01, 0.01], rtol=1e-4)
 
 
 def test_penalties_apply_to_weights_not_biases() -> None:
-    opt = flat_optimizer(TrainConfig(learning_rate=1.0, l2=0.1, l1=0.01), [2.0, 2.0],
-                         [True, False])
+    opt = flat_optimizer(TrainConfig(learning_rate=1.0, l2=0.1, l1=0.01), [2.0, 2.0], [True, False])
     opt.step(np.zeros(2))
     assert opt.params[0] == pytest.approx(2.0 - (0.1 * 2.0 + 0.01))
     assert opt.params[1] == 2.0
 
 
 def test_float16_noop_updates_and_master_weights_fix() -> None:
-    plain = Optimizer(TrainConfig(dtype="float16", learning_rate=1e-4),
-                      np.ones(1, dtype=np.float16), np.array([True]))
-    master = Optimizer(TrainConfig(dtype="float16", learning_rate=1e-4, master_weights=True),
-                       np.ones(1, dtype=np.float16), np.array([True]))
+    plain = Optimizer(
+        TrainConfig(dtype="float16", learning_rate=1e-4),
+        np.ones(1, dtype=np.float16),
+        np.array([True]),
+    )
+    master = Optimizer(
+        TrainConfig(dtype="float16", learning_rate=1e-4, master_weights=True),
+        np.ones(1, dtype=np.float16),
+        np.array([True]),
+    )
     grad = np.ones(1, dtype=np.float16)
     noops = [plain.step(grad) for _ in range(20)]
     assert noops == [1] * 20 and plain.params[0] == 1.0  # 1 - 1e-4 rounds back to 1 in float16
@@ -174,3 +182,18 @@ def test_engine_imports_no_terminal_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_saved_weight_file_follows_the_umask(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from engine.io import save_weights
+
+    run = trained(TrainConfig(), epochs=1)
+    old = os.umask(0o022)
+    try:
+        save_weights(tmp_path / "w.safetensors", run.weights(), run.network.architecture())
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]

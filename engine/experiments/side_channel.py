@@ -1,0 +1,71 @@
+"""An activation-count side channel: guessing the class from how many ReLUs fire.
+
+The attacker never sees the input or the output, only the number of hidden units active for
+each input (what a power or timing trace of a sparse implementation could reveal). It learns,
+on one seeded half of the training inputs, the majority class of each count value, and is
+scored on the other half against an attacker who always guesses the majority class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.run import Labels
+
+METRICS = {
+    "side_channel.mean_active.<c>": "mean number of active hidden units over training inputs "
+    "of class c",
+    "side_channel.more_active_class": "class with the highest mean active count (lowest on a tie)",
+    "side_channel.attacker_accuracy": "held-out accuracy of guessing the class from the "
+    "active count alone",
+    "side_channel.baseline_accuracy": "held-out accuracy of always guessing the majority class",
+    "side_channel.advantage": "attacker accuracy minus baseline accuracy",
+}
+
+
+def majority(y: Labels) -> int:
+    """The most frequent label (the lowest on a tie; 0 for no labels)."""
+    return int(np.bincount(y).argmax()) if len(y) else 0
+
+
+def attack(counts: npt.NDArray[np.int64], y: Labels, seed: int) -> tuple[float, float]:
+    """Fit the count -> class guess on one seeded half, score it on the other.
+
+    Args:
+        counts: Active hidden units per input.
+        y: Class per input.
+        seed: Seed of the split.
+
+    Returns:
+        (attacker accuracy, majority-guess accuracy) on the held-out half; NaN for under two
+        inputs.
+    """
+    n = len(y)
+    if n < 2:
+        return float("nan"), float("nan")
+    order = np.random.default_rng(seed).permutation(n)
+    fit, test = order[: n // 2], order[n // 2 :]
+    fallback = majority(y[fit])
+    guess = {int(c): majority(y[fit][counts[fit] == c]) for c in np.unique(counts[fit])}
+    predicted = np.array([guess.get(int(c), fallback) for c in counts[test]], dtype=np.int64)
+    return float(np.mean(predicted == y[test])), float(np.mean(y[test] == fallback))
+
+
+def measure_side_channel(
+    counts: npt.NDArray[np.int64], y: Labels, n_classes: int, seed: int
+) -> dict[str, float]:
+    """The ``side_channel.*`` metrics from per-input active counts and labels."""
+    out: dict[str, float] = {}
+    means = np.full(n_classes, -np.inf)
+    for c in range(n_classes):
+        members = counts[y == c]
+        if len(members):
+            means[c] = float(members.mean())
+            out[f"side_channel.mean_active.{c}"] = means[c]
+    out["side_channel.more_active_class"] = float(np.argmax(means))
+    attacker, baseline = attack(counts, y, seed)
+    out["side_channel.attacker_accuracy"] = attacker
+    out["side_channel.baseline_accuracy"] = baseline
+    out["side_channel.advantage"] = attacker - baseline
+    return out

@@ -1,0 +1,40 @@
+"""The project's own rules, checked with its tools: lint, format, types, import boundaries."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / args[0]
+    if not exe.exists() and shutil.which(args[0]) is None:
+        pytest.fail(f"{args[0]} is not installed; install the project with its 'test' extra")
+    command = [str(exe) if exe.exists() else args[0], *args[1:]]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_ruff_lint_is_clean() -> None:
+    done = run_tool("ruff", "check", "--no-cache", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    done = run_tool("ruff", "format", "--check", "--no-cache", ".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_engine_type_checks() -> None:
+    done = run_tool("mypy", "--no-incremental", "--cache-dir", "/dev/null")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_engine_never_imports_the_app() -> None:
+    done = run_tool("lint-imports", "--no-cache")
+    assert done.returncode == 0, done.stdout + done.stderr
