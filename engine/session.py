@@ -18,8 +18,15 @@ import numpy.typing as npt
 from engine import io
 from engine.config import TrainConfig
 from engine.datasets import DataError
-from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
-from engine.run import Array, Data, Labels, Run, build_data, flip_labels
+from engine.metrics import (
+    Extent,
+    active_unit_counts,
+    evaluate_grid,
+    gradient_norms,
+    grid_points,
+    predicted_classes,
+)
+from engine.run import Array, Data, Run, build_data, flip_labels
 from engine.scenario import Scenario, ScenarioError, load_scenario
 from engine.snapshot import LayerView, RunView, Snapshot, TwinDiff
 
@@ -200,8 +207,6 @@ class Session:
 
     def active_unit_counts(self, run: int = 0) -> npt.NDArray[np.int64]:
         """Per training input, how many hidden units are non-zero."""
-        from engine.metrics import active_unit_counts
-
         with self._lock:
             return active_unit_counts(self.runs[run].network, self.data.x_train)
 
@@ -256,9 +261,12 @@ class Session:
                 poisoned=self.poisoned.copy(),
                 probes=probes,
                 active_units=histogram,
-                display_extent=(area.x_min, area.x_max, area.y_min, area.y_max)
-                if extent is None
-                else (self.extent.x_min, self.extent.x_max, self.extent.y_min, self.extent.y_max),
+                display_extent=(
+                    self.extent.x_min,
+                    self.extent.x_max,
+                    self.extent.y_min,
+                    self.extent.y_max,
+                ),
             )
 
     def _view(self, label: str, run: Run, grid: tuple[int, int] | None, area: Extent) -> RunView:
@@ -345,7 +353,3 @@ def neuron_status(activation: str, outputs: Array) -> tuple[str, ...]:
         share = np.mean((a < low) | (a > high), axis=0)
         return tuple("saturated" if s >= 0.9 else "ok" for s in share)
     return ("ok",) * a.shape[1]
-
-
-def dataset_of(session: Session) -> tuple[Array, Labels]:
-    return session.data.x_train, session.data.y_train
