@@ -138,5 +138,5 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     fresh.load_weights(tmp_path / "w.safetensors")
     assert fresh.epoch == 0 and fresh.baseline.weights_sha256() == trained
     other = Session(parse_scenario(BASE + "[model]\nhidden = [4]\n", "o.toml"))
-    with pytest.raises(WeightFileError, match="w.safetensors"):
+    with pytest.raises(WeightFileError, match=r"w\.safetensors"):
         other.load_weights(tmp_path / "w.safetensors")
