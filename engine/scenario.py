@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from engine.config import (
     MAX_SAMPLES,
@@ -159,11 +159,12 @@ class Expectation(Section):
     value: float
     epoch: int | None = Field(None, ge=0, description="Check at this epoch instead of the end.")
 
-    @model_validator(mode="after")
-    def _metric_name(self) -> Expectation:
-        if not METRIC_PATTERN.match(self.metric):
-            raise ValueError(f"metric names are dotted lowercase words (got {self.metric!r})")
-        return self
+    @field_validator("metric")
+    @classmethod
+    def _metric_name(cls, metric: str) -> str:
+        if not METRIC_PATTERN.match(metric):
+            raise ValueError(f"metric names are dotted lowercase words (got {metric!r})")
+        return metric
 
     def describe(self) -> str:
         when = f" at epoch {self.epoch}" if self.epoch is not None else ""
@@ -184,6 +185,7 @@ class Scenario(Section):
     experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     expect: tuple[Expectation, ...] = Field((), max_length=MAX_EXPECTATIONS)
     base_dir: str = Field("", exclude=True, description="(set by the loader)")
+    source: str = Field("", exclude=True, description="(set by the loader: how errors name it)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -258,7 +260,7 @@ def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
                 break
         else:
             return []
-    return [name for name in model.model_fields if name != "base_dir"]
+    return [name for name in model.model_fields if name not in ("base_dir", "source")]
 
 
 def _show(value: Any) -> str:
@@ -296,9 +298,16 @@ def _format_error(err: Any) -> list[str]:
     problem = "out of range" if "than" in msg or "equal" in msg else "invalid value"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         problem = "wrong type"
-    if kind in ("too_long", "too_short"):
-        problem = "wrong number of items"
-        got = f"{len(err['input'])} items" if hasattr(err.get("input"), "__len__") else got
+    if kind in ("too_long", "too_short", "string_too_long", "string_too_short"):
+        ctx = err.get("ctx", {})
+        unit = "characters" if kind.startswith("string") else "items"
+        bound = (
+            f"at most {ctx.get('max_length')}"
+            if kind.endswith("too_long")
+            else f"at least {ctx.get('min_length')}"
+        )
+        size = len(err["input"]) if hasattr(err.get("input"), "__len__") else "?"
+        return [f"{where}: wrong number of {unit} (got {size}, expected {bound})"]
     return [f"{where}: {problem} (got {got}, expected {expected})"]
 
 
@@ -331,6 +340,7 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
         raise ScenarioError([f"{source}: invalid TOML: {message}"]) from None
     raw.setdefault("name", Path(source).stem)
     raw["base_dir"] = str(base_dir or "")
+    raw["source"] = source
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:

@@ -44,7 +44,7 @@ def choose_flips(scenario: Scenario, data: Data) -> npt.NDArray[np.int64]:
     n = len(data.y_train)
     k = min(p.k, n)
     if p.mode == "indices":
-        return np.array([i for i in p.indices if i < n], dtype=np.int64)
+        return np.array(sorted(set(p.indices)), dtype=np.int64)
     if p.mode == "random":
         return np.sort(np.random.default_rng(p.seed).choice(n, size=k, replace=False))
     # targeted: the k points of the chosen class nearest the target point
@@ -75,11 +75,37 @@ class Session:
         self.scenario = scenario
         self._initial_weights = initial_weights
         self._lock = threading.RLock()
+        where = f"{scenario.source or scenario.name}: data.path: "
         try:
             self.data = build_data(scenario.data, Path(scenario.base_dir or "."))
         except DataError as exc:
-            raise ScenarioError([str(exc)]) from None
+            raise ScenarioError([where + str(exc)]) from None
+        self._check_poison_fits()
         self._build()
+
+    def _check_poison_fits(self) -> None:
+        """Flips are checked against the training set here: its size is known only now."""
+        p = self.scenario.experiments.poison
+        if p is None:
+            return
+        n = len(self.data.y_train)
+        where = f"{self.scenario.source or self.scenario.name}: experiments.poison"
+        problems = []
+        if p.k > n:
+            problems.append(
+                f"{where}.k: more flips than training points (got {p.k}, expected at most {n})"
+            )
+        bad = [i for i in p.indices if not 0 <= i < n]
+        if bad:
+            problems.append(
+                f"{where}.indices: not a training point (got {bad[0]}, expected 0..{n - 1})"
+            )
+        if p.mode == "targeted" and not np.any(self.data.y_train == p.target_class):
+            problems.append(
+                f"{where}.target_class: no training point has this class (got {p.target_class})"
+            )
+        if problems:
+            raise ScenarioError(problems)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:
@@ -132,6 +158,11 @@ class Session:
 
     def _poison(self, run: Run) -> None:
         run.set_train_labels(flip_labels(self.data.y_train, self.poisoned, self.data.n_classes))
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The session's re-entrant lock: hold it to read several things consistently."""
+        return self._lock
 
     @property
     def runs(self) -> list[Run]:

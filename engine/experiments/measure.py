@@ -40,7 +40,7 @@ def measure(session: Session) -> dict[str, float]:
     Returns:
         The metrics this session has (see ``METRICS``), in a stable order.
     """
-    with session._lock:  # a worker thread may be training this session
+    with session.lock:  # a worker thread may be training this session
         out: dict[str, float] = {"epoch": float(session.epoch)}
         base = session.runs[0]
         out.update(run_figures(base))
