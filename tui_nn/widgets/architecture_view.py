@@ -1,0 +1,270 @@
+"""The network drawn layer by layer: neurons and their status, weights, biases, gradient norms.
+
+Each layer becomes a small block of text. Weights are bars whose height is the magnitude
+(scaled by the layer's largest |w|) and whose colour is the sign, blue for negative and amber
+for positive, the same ends as the neuron-map ramp. A layer with at least as many neurons as
+inputs puts one neuron per column; a narrowing layer (like a single output) puts one neuron
+per row so a 2-10-1 network stays about a dozen lines tall and under forty columns wide.
+In glyph mode, each weight is a sign and a digit 0-9 instead of a coloured bar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.snapshot import LayerView, Snapshot
+from tui_nn.widgets.palette import ACTIVATION_RAMP
+
+BARS = "▁▂▃▄▅▆▇█"
+"""Weight bars from smallest to largest magnitude."""
+STATUS_GLYPHS = {"ok": "●", "dead": "✕", "saturated": "◐"}
+"""Neuron glyph per status in colour mode."""
+ASCII_STATUS_GLYPHS = {"ok": "o", "dead": "x", "saturated": "s"}
+"""Neuron glyph per status in glyph mode."""
+NEGATIVE_STYLE = Style(color=ACTIVATION_RAMP[0])
+POSITIVE_STYLE = Style(color=ACTIVATION_RAMP[-1])
+
+
+@dataclass(frozen=True)
+class Styles:
+    """Rich styles the text builder uses (the widget takes them from its component classes)."""
+
+    title: Style
+    muted: Style
+    ok: Style
+    dead: Style
+    saturated: Style
+
+
+DEFAULT_STYLES = Styles(
+    Style(bold=True), Style(dim=True), Style(), Style(color="red"), Style(color="yellow")
+)
+"""Styles for drawing outside a widget (reports, tests)."""
+
+
+def weight_cell(value: float, scale: float, glyphs: bool) -> tuple[str, Style]:
+    """One weight as a bar (or sign and digit in glyph mode) with its sign's style."""
+    if not math.isfinite(value):
+        return ("?" if not glyphs else "??"), Style(bold=True)
+    level = 0.0 if scale <= 0 else min(1.0, abs(value) / scale)
+    style = NEGATIVE_STYLE if value < 0 else POSITIVE_STYLE
+    if glyphs:
+        return ("-" if value < 0 else "+") + str(round(level * 9)), Style()
+    return BARS[min(len(BARS) - 1, int(level * len(BARS)))], style
+
+
+def _scale(layer: LayerView) -> float:
+    values = np.abs(layer.weight)
+    if layer.bias is not None:
+        values = np.concatenate([values.ravel(), np.abs(layer.bias)])
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _header(i: int, layer: LayerView, scale: float, glyphs: bool, styles: Styles) -> Text:
+    arrow, nabla = ("->", "|dW|") if glyphs else ("→", "‖∇W‖")
+    text = Text(f"L{i + 1} {layer.n_in}{arrow}{layer.n_out} {layer.activation}", styles.title)
+    text.append(f" {nabla} {layer.grad_norm:.2g} max|w| {scale:.2g}", styles.muted)
+    dead = layer.status.count("dead")
+    saturated = layer.status.count("saturated")
+    if dead:
+        text.append(f" {dead} dead", styles.dead)
+    if saturated:
+        text.append(f" {saturated} saturated", styles.saturated)
+    return text
+
+
+def _status_cell(status: str, glyphs: bool, styles: Styles) -> tuple[str, Style]:
+    table = ASCII_STATUS_GLYPHS if glyphs else STATUS_GLYPHS
+    style = {"dead": styles.dead, "saturated": styles.saturated}.get(status, styles.ok)
+    return table.get(status, "?"), style
+
+
+def _columns_block(
+    layer: LayerView, scale: float, width: int, glyphs: bool, styles: Styles
+) -> list[Text]:
+    """One neuron per column, one input per row, then the biases and the neurons."""
+    label_width = max(3, len(f"x{layer.n_in}") + 1)
+    cell = 2 if glyphs else 1
+    gap = 1 if label_width + layer.n_out * (cell + 1) <= width else 0
+    lines = []
+
+    def row(label: str, cells: Sequence[tuple[str, Style]]) -> Text:
+        text = Text(label.rjust(label_width - 1) + " ", styles.muted)
+        for glyph, style in cells:
+            text.append(glyph.rjust(cell) + " " * gap, style)
+        return text
+
+    for r in range(layer.n_in):
+        lines.append(
+            row(f"x{r + 1}", [weight_cell(w, scale, glyphs) for w in layer.weight[r].tolist()])
+        )
+    if layer.bias is not None:
+        lines.append(row("b", [weight_cell(b, scale, glyphs) for b in layer.bias.tolist()]))
+    lines.append(row("", [_status_cell(s, glyphs, styles) for s in layer.status]))
+    return lines
+
+
+def _rows_block(layer: LayerView, scale: float, glyphs: bool, styles: Styles) -> list[Text]:
+    """One neuron per row: its status, its incoming weights, then its bias."""
+    lines = []
+    for j in range(layer.n_out):
+        glyph, style = _status_cell(layer.status[j], glyphs, styles)
+        text = Text(" ")
+        text.append(glyph, style)
+        text.append(" ")
+        for w in layer.weight[:, j].tolist():
+            text.append(*weight_cell(w, scale, glyphs))
+        if layer.bias is not None:
+            text.append(" b", styles.muted)
+            text.append(*weight_cell(float(layer.bias[j]), scale, glyphs))
+        lines.append(text)
+    return lines
+
+
+def architecture_text(
+    layers: Sequence[LayerView], width: int, glyphs: bool = False, styles: Styles | None = None
+) -> Text:
+    """Draw a network's layers as text for a panel ``width`` cells wide.
+
+    Args:
+        layers: The layers, input side first.
+        width: Cells available; used to decide whether weight columns get a gap.
+        glyphs: Sign-and-digit weights and ASCII neuron glyphs instead of colours.
+        styles: Styles for titles and neuron statuses.
+
+    Returns:
+        The drawing, one line per row, without wrapping.
+    """
+    styles = styles or DEFAULT_STYLES
+    lines: list[Text] = []
+    for i, layer in enumerate(layers):
+        scale = _scale(layer)
+        lines.append(_header(i, layer, scale, glyphs, styles))
+        if layer.n_out >= layer.n_in:
+            lines.extend(_columns_block(layer, scale, width, glyphs, styles))
+        else:
+            lines.extend(_rows_block(layer, scale, glyphs, styles))
+    text = Text("\n").join(lines) if lines else Text("no layers", styles.muted)
+    text.no_wrap = True
+    text.overflow = "crop"
+    return text
+
+
+def snapshot_key(snapshot: Snapshot) -> tuple[object, ...]:
+    """What identifies a snapshot's data for redraw decisions: scenario, epoch and parameters.
+
+    The epoch alone is not enough: a reset or loaded weights return to epoch 0 with
+    different parameters, so a hash of every run's weights and biases is part of the key.
+    """
+    parameters = tuple(
+        hash((layer.weight.tobytes(), None if layer.bias is None else layer.bias.tobytes()))
+        for run in snapshot.runs
+        for layer in run.layers
+    )
+    return (snapshot.scenario, snapshot.epoch, len(snapshot.runs), parameters)
+
+
+class ArchitectureView(VerticalScroll):
+    """Layers, neurons, weights, biases and gradient norms of the baseline run.
+
+    Args:
+        glyphs: Start in glyph mode (no colour: signs and digits instead of coloured bars).
+        **kwargs: The usual widget arguments (id, classes, ...).
+    """
+
+    DEFAULT_CSS = """
+    ArchitectureView {
+        height: 1fr;
+        scrollbar-size: 1 1;
+    }
+    ArchitectureView > Static {
+        width: auto;
+    }
+    ArchitectureView > .architecture-view--title {
+        text-style: bold;
+        color: $text;
+    }
+    ArchitectureView > .architecture-view--muted {
+        color: $text-muted;
+    }
+    ArchitectureView > .architecture-view--ok {
+        color: $text;
+    }
+    ArchitectureView > .architecture-view--dead {
+        color: $error;
+        text-style: bold;
+    }
+    ArchitectureView > .architecture-view--saturated {
+        color: $warning;
+        text-style: bold;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "architecture-view--title",
+        "architecture-view--muted",
+        "architecture-view--ok",
+        "architecture-view--dead",
+        "architecture-view--saturated",
+    }
+
+    glyphs = reactive(False, init=False)
+    """Glyph mode: ASCII signs and digits instead of colour."""
+
+    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._layers: tuple[LayerView, ...] = ()
+        self._key: tuple[object, ...] | None = None
+        self._drawn_width = -1
+        self._body = Static("waiting for the first snapshot", classes="architecture-body")
+        self.set_reactive(ArchitectureView.glyphs, glyphs)
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Draw the baseline's layers, unless this snapshot shows what is already drawn."""
+        key = snapshot_key(snapshot)
+        if key == self._key:
+            return
+        self._key = key
+        self._layers = snapshot.baseline.layers
+        self._redraw()
+
+    def watch_glyphs(self) -> None:
+        self._redraw()
+
+    def on_resize(self, event: Resize) -> None:
+        if event.size.width != self._drawn_width:
+            self._redraw()
+
+    def _styles(self) -> Styles:
+        def style(name: str) -> Style:
+            return self.get_component_rich_style(f"architecture-view--{name}", partial=True)
+
+        return Styles(
+            style("title"), style("muted"), style("ok"), style("dead"), style("saturated")
+        )
+
+    def _redraw(self) -> None:
+        if not self._layers or not self.is_mounted:
+            return
+        self._drawn_width = self.size.width
+        width = max(1, self.scrollable_content_region.width)
+        self._body.update(architecture_text(self._layers, width, self.glyphs, self._styles()))

@@ -1,0 +1,377 @@
+"""What each hidden neuron computes over the plane, and how many fire per input.
+
+NeuronThumbnails draws one small heat map per hidden neuron (each scaled by its own largest
+|activation|, so a weak neuron's shape is still visible), labelled ``L<layer>.<unit>`` with
+dead and saturated units marked. ActiveUnitBars shows, per class, how many training inputs
+switch on exactly k hidden units: when the classes differ, the count alone leaks the class.
+NeuronMaps puts the two together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.containers import Container
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from engine.snapshot import Snapshot
+from tui_nn.widgets.architecture_view import snapshot_key
+from tui_nn.widgets.palette import (
+    ACTIVATION_STYLES,
+    ASCII_ACTIVATION_GLYPHS,
+    CLASS_RGB,
+    LEVELS,
+)
+
+MIN_THUMB_WIDTH = 4
+"""Narrowest thumbnail (cells); below this the maps stop being readable."""
+WIDE = 70
+"""From this width on, NeuronMaps puts the histogram beside the maps instead of below."""
+Indices = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """One hidden neuron's map, values scaled to [-1, 1] by its largest |activation|."""
+
+    label: str
+    status: str
+    values: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How thumbnails tile a widget: columns, cells across a map, and lines down a map."""
+
+    columns: int
+    width: int
+    lines: int
+
+
+def normalise(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Divide by the largest finite |value| (all zeros stay zeros; NaN stays NaN)."""
+    magnitude = np.abs(values[np.isfinite(values)])
+    top = float(magnitude.max()) if magnitude.size else 0.0
+    return values / top if top > 0 else np.where(np.isfinite(values), 0.0, values)
+
+
+def plan(count: int, grid_w: int, grid_h: int, width: int, height: int) -> Layout:
+    """Choose the tiling with the biggest maps that fits, keeping the plane's aspect.
+
+    A map cell holds two vertical pixels (half blocks), so ``lines`` lines show 2 * lines
+    pixel rows; each thumbnail has one label line above it and one blank column after it.
+    """
+    best = Layout(max(1, (width + 1) // (MIN_THUMB_WIDTH + 1)), MIN_THUMB_WIDTH, 1)
+    best_area = 0
+    for columns in range(1, max(1, count) + 1):
+        rows = math.ceil(count / columns)
+        cells = (width - (columns - 1)) // columns
+        lines = height // rows - 1
+        if cells < MIN_THUMB_WIDTH or lines < 1:
+            continue
+        lines = max(1, min(lines, round(cells * grid_h / grid_w / 2)))
+        cells = max(MIN_THUMB_WIDTH, min(cells, round(2 * lines * grid_w / grid_h)))
+        if cells * lines > best_area:
+            best, best_area = Layout(columns, cells, lines), cells * lines
+    return best
+
+
+def nearest(source: int, target: int) -> Indices:
+    """Indices of ``target`` evenly spaced samples (cell centres) of ``source`` values."""
+    return np.minimum(source - 1, ((np.arange(target) + 0.5) * source / target).astype(np.intp))
+
+
+class NeuronThumbnails(Widget):
+    """One heat map per hidden neuron, in a wrapping grid sized to the widget (Line API).
+
+    Args:
+        glyphs: Glyph mode: ASCII density glyphs by |activation| instead of colours.
+        **kwargs: The usual widget arguments (id, classes, ...).
+    """
+
+    DEFAULT_CSS = """
+    NeuronThumbnails {
+        height: 1fr;
+    }
+    NeuronThumbnails > .neuron-thumbnails--label {
+        color: $text-muted;
+    }
+    NeuronThumbnails > .neuron-thumbnails--dead {
+        color: $error;
+        text-style: bold;
+    }
+    NeuronThumbnails > .neuron-thumbnails--saturated {
+        color: $warning;
+        text-style: bold;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "neuron-thumbnails--label",
+        "neuron-thumbnails--dead",
+        "neuron-thumbnails--saturated",
+    }
+
+    glyphs = reactive(False, init=False)
+    """Glyph mode: ASCII density glyphs instead of colour."""
+
+    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.set_reactive(NeuronThumbnails.glyphs, glyphs)
+        self._thumbs: list[Thumb] = []
+        self._hint = "waiting for the first snapshot"
+        self._key: tuple[object, ...] | None = None
+        self._strips: list[Strip] = []
+        self._built_for: tuple[object, ...] | None = None
+        self._index_cache: dict[tuple[int, int, int, int], tuple[Indices, Indices]] = {}
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Take the baseline's hidden activations, unless they are the ones already drawn."""
+        grid = snapshot.baseline.grid
+        shape = None if grid is None else tuple(h.shape for h in grid.hidden)
+        key = (*snapshot_key(snapshot), shape, None if grid is None else grid.extent)
+        if key == self._key:
+            return
+        self._key = key
+        self._thumbs = []
+        if grid is None:
+            self._hint = "no neuron maps: this view has no grid of the plane"
+        elif not grid.hidden:
+            self._hint = "no hidden layers: nothing to map"
+        else:
+            layers = snapshot.baseline.layers
+            for i, hidden in enumerate(grid.hidden):
+                status = layers[i].status if i < len(layers) else ()
+                for j in range(hidden.shape[0]):
+                    state = status[j] if j < len(status) else "ok"
+                    self._thumbs.append(Thumb(f"L{i + 1}.{j + 1}", state, normalise(hidden[j])))
+        self._built_for = None
+        self.refresh()
+
+    def watch_glyphs(self) -> None:
+        self._built_for = None
+        self.refresh()
+
+    def on_resize(self, event: Resize) -> None:
+        self.refresh()
+
+    def _indices(self, grid_h: int, grid_w: int, rows: int, cells: int) -> tuple[Indices, Indices]:
+        key = (grid_h, grid_w, rows, cells)
+        if key not in self._index_cache:
+            self._index_cache[key] = (nearest(grid_h, rows), nearest(grid_w, cells))
+        return self._index_cache[key]
+
+    def _label(self, thumb: Thumb, cells: int, base: Style) -> list[Segment]:
+        name = thumb.label[:cells]
+        if thumb.status == "ok":
+            style = base + self.get_component_rich_style("neuron-thumbnails--label", partial=True)
+            return [Segment(name, style)]
+        mark = " " + thumb.status
+        if len(name) + len(mark) > cells:
+            dead = thumb.status == "dead"
+            mark = ("x" if dead else "s") if self.glyphs else ("✕" if dead else "◐")
+        style = base + self.get_component_rich_style(
+            f"neuron-thumbnails--{thumb.status}", partial=True
+        )
+        return [Segment(name, base), Segment(mark[: max(0, cells - len(name))], style)]
+
+    def _map_lines(self, thumb: Thumb, layout: Layout, base: Style) -> list[list[Segment]]:
+        grid_h, grid_w = thumb.values.shape
+        if self.glyphs:
+            rows, cols = self._indices(grid_h, grid_w, layout.lines, layout.width)
+            sample = np.abs(thumb.values[np.ix_(rows, cols)])
+            top = len(ASCII_ACTIVATION_GLYPHS) - 1
+            level = np.where(np.isfinite(sample), np.clip(sample * top + 0.5, 0, top), 0)
+            return [
+                [Segment("".join(ASCII_ACTIVATION_GLYPHS[int(v)] for v in row), base)]
+                for row in level.tolist()
+            ]
+        rows, cols = self._indices(grid_h, grid_w, 2 * layout.lines, layout.width)
+        sample = thumb.values[np.ix_(rows, cols)]
+        scaled = (np.nan_to_num(sample, nan=0.0, posinf=1.0, neginf=-1.0) + 1) * LEVELS
+        index = np.clip(scaled.astype(np.int64), 0, 2 * LEVELS - 1)
+        index[np.isnan(sample)] = LEVELS
+        index = index.tolist()
+        return [
+            [Segment("▀", ACTIVATION_STYLES[t][b]) for t, b in zip(upper, lower, strict=True)]
+            for upper, lower in zip(index[0::2], index[1::2], strict=True)
+        ]
+
+    def _build(self, width: int, height: int) -> list[Strip]:
+        base = self.rich_style
+        if not self._thumbs:
+            return [Strip([Segment(self._hint[:width], base)])] if width > 0 else []
+        grid_h, grid_w = self._thumbs[0].values.shape
+        layout = plan(len(self._thumbs), grid_w, grid_h, width, height)
+        strips: list[Strip] = []
+        gap = Segment(" ", base)
+        for start in range(0, len(self._thumbs), layout.columns):
+            row = self._thumbs[start : start + layout.columns]
+            blocks = [
+                [self._label(t, layout.width, base), *self._map_lines(t, layout, base)] for t in row
+            ]
+            for line in range(layout.lines + 1):
+                segments: list[Segment] = []
+                for k, block in enumerate(blocks):
+                    if k:
+                        segments.append(gap)
+                    cell = Strip(block[line]).adjust_cell_length(layout.width, base)
+                    segments.extend(cell)
+                strips.append(Strip(segments).simplify())
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        built_for = (width, height, self._key, self.glyphs)
+        if built_for != self._built_for:
+            self._strips = self._build(width, height)
+            self._built_for = built_for
+        style = self.rich_style
+        if y >= len(self._strips):
+            return Strip.blank(width, style)
+        return self._strips[y].crop_extend(0, width, style)
+
+
+def histogram_text(counts: dict[int, tuple[int, ...]], width: int, glyphs: bool = False) -> Text:
+    """Per class, bars of how many inputs have exactly k active hidden units, and the mean.
+
+    Args:
+        counts: {class: histogram}, histogram[k] = inputs with exactly k active units.
+        width: Cells available.
+        glyphs: '#' bars without colour instead of coloured blocks.
+
+    Returns:
+        One line per k that occurs, a header and a line of means.
+    """
+    text = Text(no_wrap=True, overflow="crop")
+    if not counts:
+        text.append("no active-unit counts", Style(dim=True))
+        return text
+    classes = sorted(counts)
+    k_max = max((len(h) for h in counts.values()), default=0)
+    used = [k for k in range(k_max) if any(k < len(counts[c]) and counts[c][k] for c in classes)]
+    column = max(6, (width - 4) // len(classes))
+    top = max((max(h, default=0) for h in counts.values()), default=0) or 1
+    text.append("active units per input, by class", Style(bold=True))
+    text.append("\n  k ")
+    for c in classes:
+        total = sum(counts[c])
+        mean = sum(k * n for k, n in enumerate(counts[c])) / total if total else float("nan")
+        text.append(f" {c}: mean {mean:.2f}".ljust(column)[:column])
+    for k in used:
+        text.append(f"\n{k:3d} ")
+        for i, c in enumerate(classes):
+            n = counts[c][k] if k < len(counts[c]) else 0
+            number = f"{n:d}"
+            room = max(1, column - len(number) - 2)
+            length = n / top * room
+            full = int(length)
+            partial = "" if glyphs else " ▏▎▍▌▋▊▉"[int((length - full) * 8)].strip()
+            bar = ("#" if glyphs else "█") * full + partial
+            colour = Style() if glyphs else Style(color=f"rgb{CLASS_RGB[i % len(CLASS_RGB)]}")
+            text.append(" " + bar, colour)
+            text.append(" " + number + " " * max(0, column - len(bar) - len(number) - 2))
+    return text
+
+
+class ActiveUnitBars(Widget):
+    """The per-class histogram of active hidden units: the side-channel view.
+
+    Args:
+        glyphs: Glyph mode: '#' bars without colour.
+        **kwargs: The usual widget arguments (id, classes, ...).
+    """
+
+    DEFAULT_CSS = """
+    ActiveUnitBars {
+        height: auto;
+    }
+    """
+
+    glyphs = reactive(False, init=False)
+    """Glyph mode: '#' bars without colour."""
+
+    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.set_reactive(ActiveUnitBars.glyphs, glyphs)
+        self.counts: dict[int, tuple[int, ...]] = {}
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Take the snapshot's active-unit histogram, redrawing only when it changed."""
+        if snapshot.active_units != self.counts:
+            self.counts = dict(snapshot.active_units)
+            self.refresh(layout=True)
+
+    def watch_glyphs(self) -> None:
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        return histogram_text(self.counts, self.size.width, self.glyphs)
+
+
+class NeuronMaps(Container):
+    """Per-neuron heat maps of the baseline with the active-unit histogram below or beside.
+
+    Args:
+        glyphs: Glyph mode for both parts.
+        **kwargs: The usual widget arguments (id, classes, ...).
+    """
+
+    DEFAULT_CSS = """
+    NeuronMaps {
+        layout: vertical;
+        height: 1fr;
+    }
+    NeuronMaps.-wide {
+        layout: horizontal;
+    }
+    NeuronMaps > NeuronThumbnails {
+        width: 1fr;
+        height: 1fr;
+    }
+    NeuronMaps > ActiveUnitBars {
+        width: 1fr;
+        max-height: 50%;
+    }
+    NeuronMaps.-wide > ActiveUnitBars {
+        width: 34;
+        max-height: 100%;
+        padding-left: 1;
+    }
+    """
+
+    glyphs = reactive(False, init=False)
+    """Glyph mode for the maps and the histogram."""
+
+    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.set_reactive(NeuronMaps.glyphs, glyphs)
+        self.thumbnails = NeuronThumbnails(glyphs=glyphs, id="neuron-thumbnails")
+        self.histogram = ActiveUnitBars(glyphs=glyphs, id="active-units")
+
+    def compose(self) -> ComposeResult:
+        yield self.thumbnails
+        yield self.histogram
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Update the maps and the histogram (each redraws only when its data changed)."""
+        self.thumbnails.show(snapshot)
+        self.histogram.show(snapshot)
+
+    def watch_glyphs(self, glyphs: bool) -> None:
+        self.thumbnails.glyphs = glyphs
+        self.histogram.glyphs = glyphs
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "-wide")
