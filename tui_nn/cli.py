@@ -8,7 +8,6 @@ Textual.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -315,9 +314,7 @@ def cmd_app(argv: list[str]) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(_not_interactive_message(args.scenario), file=sys.stderr)
         return EXIT_USAGE
-    if importlib.util.find_spec("tui_nn.app") is None:
-        return cmd_run([str(path)])
-    from tui_nn.app import run_app
+    from tui_nn.app import run_app  # only here: headless commands never import Textual
 
     return int(run_app(path, color=args.color, mouse=not args.no_mouse, fps=args.fps))
 

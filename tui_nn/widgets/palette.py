@@ -56,8 +56,9 @@ def half_block_styles(ramp: tuple[Color, ...]) -> list[list[Style]]:
 PROBABILITY_STYLES = half_block_styles(PROBABILITY_RAMP)
 ACTIVATION_STYLES = half_block_styles(ACTIVATION_RAMP)
 
-ASCII_CLASS_GLYPHS = (".-oO", ".+xX", ".~sS", ".=zZ")
-"""Per class, glyphs for confidence below 0.6, 0.8, 0.95, and at least 0.95."""
+ASCII_CLASS_GLYPHS = (".-o@", ".+xX", ".~sS", ".=zZ")
+"""Per class, glyphs for confidence below 0.6, 0.8, 0.95, and at least 0.95. No letter O: data
+points are drawn as their class digit, and 0 must not hide among O's."""
 ASCII_ACTIVATION_GLYPHS = " .:-=+*#%@"
 """Glyphs from no activation to the strongest (by magnitude) for neuron maps without colour."""
 

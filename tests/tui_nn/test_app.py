@@ -1,0 +1,362 @@
+"""The trainer driven by real key presses: training, stepping, probing, zooming, layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual import constants
+from textual.pilot import Pilot
+
+from engine.session import Session
+from tui_nn.app import TuiNN, choose_color_mode, set_color_system
+from tui_nn.catalog import shipped_dir
+from tui_nn.screens.main import BLOCK, MainScreen
+from tui_nn.screens.readouts import format_probe
+from tui_nn.screens.training import SPEEDS
+from tui_nn.widgets.boundary_map import ZOOMS, BoundaryMap
+from tui_nn.widgets.status_line import StatusLine
+
+MOONS = shipped_dir() / "moons.toml"
+
+NAN_SCENARIO = """
+title = "A linear output with squared error and a huge step: blows up"
+[data]
+kind = "moons"
+samples = 60
+[model]
+hidden = [8]
+output = "linear"
+[training]
+loss = "squared_error_sum"
+learning_rate = 50.0
+"""
+
+TWIN_SCENARIO = """
+title = "Butterfly: a 1e-14 nudge"
+[data]
+kind = "moons"
+samples = 60
+[model]
+hidden = [6]
+[training]
+learning_rate = 0.5
+[experiments.butterfly]
+epsilon = 1e-14
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def trainer(app: TuiNN) -> MainScreen:
+    return app.trainer
+
+
+async def wait_for(pilot: Pilot[int], condition, limit: int = 2000) -> None:
+    """Let the app process messages until the condition holds."""
+    for _ in range(limit):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("condition not reached")
+
+
+def map_text(boundary: BoundaryMap) -> str:
+    boundary._rows.clear()
+    return "\n".join(boundary.render_line(y).text for y in range(boundary.size.height))
+
+
+async def test_space_starts_and_stops_the_worker() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("space")
+        assert screen.running
+        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        assert "running" in app.query_one(StatusLine).plain
+        await pilot.press("space")
+        await app.workers.wait_for_complete()
+        assert not screen.running
+        stopped_at = screen.session.epoch
+        await pilot.pause(0.05)
+        assert screen.session.epoch == stopped_at
+        assert "paused" in app.query_one(StatusLine).plain
+
+
+async def test_n_steps_one_epoch_and_shift_n_a_block() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = trainer(app).session
+        await pilot.press("n")
+        assert session.epoch == 1
+        await pilot.press("n")
+        assert session.epoch == 2
+        await pilot.press("N")
+        assert session.epoch == 2 + BLOCK
+        await pilot.pause()
+        assert f"ep {2 + BLOCK}" in app.query_one(StatusLine).plain
+
+
+async def test_plus_and_minus_change_epochs_per_frame() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        start = screen.epochs_per_frame
+        await pilot.press("plus")
+        assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) + 1]
+        await pilot.press("minus", "minus")
+        assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) - 1]
+        assert f"{screen.epochs_per_frame}/frame" in app.query_one(StatusLine).plain
+        for _ in SPEEDS:
+            await pilot.press("minus")
+        assert screen.epochs_per_frame == SPEEDS[0]
+
+
+async def test_r_resets_to_the_initial_weights() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        session = trainer(app).session
+        initial = session.baseline.weights_sha256()
+        await pilot.press("N")
+        assert session.baseline.weights_sha256() != initial
+        await pilot.press("r")
+        assert session.epoch == 0
+        assert session.baseline.weights_sha256() == initial
+
+
+async def test_r_while_running_stops_training_first() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await pilot.press("r")
+        assert not screen.running
+        assert screen.session.epoch == 0
+
+
+@pytest.mark.parametrize(
+    ("keys", "dx", "dy"),
+    [
+        (("right", "right"), 2, 0),
+        (("l",), 1, 0),
+        (("h", "left"), -2, 0),
+        (("up", "k"), 0, 2),
+        (("j",), 0, -1),
+    ],
+)
+async def test_probe_moves_and_reads_the_exact_output(keys, dx, dy) -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("N")
+        x0, y0 = screen.boundary.probe
+        e = screen.boundary.extent
+        w, h = screen.boundary.size
+        await pilot.press(*keys)
+        x, y = screen.boundary.probe
+        assert x - x0 == pytest.approx(dx * (e.x_max - e.x_min) / w, abs=1e-9)
+        assert y - y0 == pytest.approx(dy * (e.y_max - e.y_min) / h, abs=1e-9)
+        exact = screen.session.probe(x, y)
+        assert np.array_equal(screen.probe_output, exact)
+        assert format_probe((x, y), exact) in app.query_one(StatusLine).plain
+
+
+async def test_probe_stays_inside_the_map() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        for _ in range(60):
+            await pilot.press("left")
+        assert screen.boundary.probe[0] > screen.boundary.extent.x_min
+        text = map_text(screen.boundary)
+        assert "╋" in text
+
+
+async def test_z_zooms_out_and_back() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        base = screen.boundary.extent
+        await pilot.press("z")
+        wide = screen.boundary.extent
+        assert wide == base.scaled(ZOOMS[1])
+        assert screen.snapshot is not None
+        assert screen.snapshot.baseline.grid.extent == wide
+        assert "zoom 4×" in app.query_one(StatusLine).plain
+        for _ in ZOOMS[1:]:
+            await pilot.press("z")
+        assert screen.boundary.extent == base
+
+
+async def test_a_toggles_ascii_mode() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("N")
+        assert "▀" in map_text(screen.boundary)
+        await pilot.press("a")
+        text = map_text(screen.boundary)
+        assert "▀" not in text
+        assert set("-o@") & set(text) and set("+xX") & set(text)
+        await pilot.press("a")
+        assert "▀" in map_text(screen.boundary)
+
+
+async def test_glyph_mode_from_the_start() -> None:
+    app = TuiNN(Session.from_file(MOONS), glyphs=True)
+    async with app.run_test(size=(80, 24)):
+        assert "▀" not in map_text(trainer(app).boundary)
+
+
+def test_color_option() -> None:
+    assert choose_color_mode("none") == "none"
+    assert choose_color_mode("auto", {"NO_COLOR": "1"}) == "none"
+    assert choose_color_mode("auto", {"COLORTERM": "truecolor"}) == "truecolor"
+
+
+@pytest.mark.parametrize(("mode", "rich_name"), [("256", "256"), ("16", "standard")])
+def test_color_system_reaches_textual(mode, rich_name, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", constants.COLOR_SYSTEM)
+    set_color_system(mode)
+    assert TuiNN(Session.from_file(MOONS)).console.color_system == rich_name
+
+
+def test_color_none_greys_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "")
+    set_color_system("none")
+    assert TuiNN(Session.from_file(MOONS)).no_color
+
+
+async def test_t_shows_the_twin_panel(tmp_path: Path) -> None:
+    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        twins = app.query_one("#twins")
+        assert not twins.display
+        await pilot.press("t")
+        assert screen.active_pane == "twins"
+        assert twins.display
+        assert not app.query_one("#boundary").display
+
+
+async def test_twin_panel_is_part_of_the_wide_layout(tmp_path: Path) -> None:
+    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        for pane in ("boundary", "architecture", "neurons", "twins"):
+            assert app.query_one(f"#{pane}").display, pane
+        await pilot.press("t")
+        assert app.query_one("#twins").twin_index == 0
+
+
+async def test_t_without_twins_says_so() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("t")
+        assert trainer(app).active_pane == "boundary"
+        assert any("no twin" in n.message for n in app._notifications)
+
+
+async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:
+    app = TuiNN(Session.from_file(write(tmp_path, "nan.toml", NAN_SCENARIO)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.blowup_message != "")
+        await app.workers.wait_for_complete()
+        assert not screen.running
+        assert "NaN/inf in layer" in screen.blowup_message
+        assert "learning rate 50" in screen.blowup_message
+        assert "NaN/inf" in app.query_one(StatusLine).plain
+        # the app keeps working: a step does nothing more, a reset clears the message
+        await pilot.press("n", "space")
+        assert not screen.running
+        await pilot.press("r")
+        assert screen.blowup_message == ""
+        assert screen.session.epoch == 0
+
+
+async def test_q_quits_while_running() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert not screen.running
+
+
+@pytest.mark.parametrize("size", [(30, 10), (1, 1), (39, 40), (120, 11)])
+async def test_tiny_terminal_asks_for_room(size: tuple[int, int]) -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n", "z", "a", "right")
+        message = app.query_one("#too-small")
+        assert message.display
+        assert "larger" in str(message.render())
+        assert not app.query_one("#panels").display
+
+
+async def test_layout_narrow_has_tabs_with_the_boundary_first() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.query_one("#tabs").display
+        assert app.query_one("#boundary").display
+        assert app.query_one(StatusLine).display
+        for pane in ("architecture", "loss", "neurons", "twins"):
+            assert not app.query_one(f"#{pane}").display
+        await pilot.press("3")
+        assert app.query_one("#loss").display
+        assert not app.query_one("#boundary").display
+
+
+async def test_layout_wide_shows_every_panel() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        assert not app.query_one("#tabs").display
+        for pane in ("boundary", "architecture", "loss", "neurons"):
+            widget = app.query_one(f"#{pane}")
+            assert widget.display and widget.size.area > 0, pane
+        assert not app.query_one("#twins").display
+        boundary = trainer(app).boundary
+        w, h = boundary.size
+        assert boundary.grid_size() == (w, 2 * h)
+        assert trainer(app).snapshot.baseline.grid.output.shape == (2 * h, w)
+
+
+async def test_resizing_between_layouts() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert trainer(app).has_class("-narrow")
+        await pilot.resize_terminal(20, 5)
+        await pilot.pause()
+        assert trainer(app).has_class("-tiny")
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        assert trainer(app).has_class("-wide")
+        w, h = trainer(app).boundary.size
+        assert trainer(app).snapshot.baseline.grid.output.shape == (2 * h, w)
+
+
+async def test_no_color_draws_every_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Textual's monochrome filter (NO_COLOR) fails on any segment without a style
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)), glyphs=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.no_color
+        await pilot.press("n", "a", "n", "t", "z")
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("1", "2", "3", "4", "5")
+        await pilot.pause()
+        assert trainer(app).session.epoch == 2

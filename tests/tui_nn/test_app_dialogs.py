@@ -1,0 +1,185 @@
+"""The trainer's dialogs: save weights, open a scenario, help, the loss chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, Static
+
+from engine import io
+from engine.session import Session
+from tui_nn.app import TuiNN
+from tui_nn.catalog import entries, shipped_dir
+from tui_nn.screens.dialogs import ErrorDialog, SaveDialog
+from tui_nn.screens.help import HelpScreen
+from tui_nn.screens.loss_chart import LossChartScreen
+from tui_nn.screens.main import MainScreen
+from tui_nn.screens.picker import PickerScreen
+
+MOONS = shipped_dir() / "moons.toml"
+
+GOOD = """
+title = "A small good scenario"
+[data]
+kind = "circles"
+samples = 40
+[model]
+hidden = [4]
+"""
+
+BAD = """
+title = "A bad one"
+[model]
+hiden = [4]
+[training]
+learning_rate = -1
+"""
+
+
+async def test_s_saves_weights_that_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("N", "s")
+        assert isinstance(app.screen, SaveDialog)
+        expected = tmp_path / "moons-epoch100.safetensors"
+        assert app.screen.query_one(Input).value == str(expected)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert expected.is_file()
+        session = app.trainer.session
+        weights = io.load_weights(expected, session.architecture())
+        assert len(weights) == len(session.baseline.weights())
+        sha = io.sha256_file(expected)
+        assert any(sha[:16] in n.message for n in app._notifications)
+
+
+async def test_s_to_an_impossible_path_shows_an_error(tmp_path: Path) -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        field = app.screen.query_one(Input)
+        field.value = str(tmp_path / "no" / "such" / "folder" / "w.safetensors")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "no/such/folder" in "\n".join(app.screen.lines)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_s_then_escape_saves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s", "escape")
+        assert isinstance(app.screen, MainScreen)
+        assert list(tmp_path.iterdir()) == []
+
+
+async def choose(pilot, app: TuiNN, path: Path) -> None:
+    """Open the picker and choose the entry for this file."""
+    await pilot.press("o")
+    assert isinstance(app.screen, PickerScreen)
+    index = [e.path.resolve() for e in app.screen.entries].index(path.resolve())
+    app.screen.query_one(OptionList).highlighted = index
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_o_opens_a_good_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "small.toml").write_text(GOOD)
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("space")
+        await choose(pilot, app, tmp_path / "small.toml")
+        screen = app.trainer
+        assert isinstance(app.screen, MainScreen)
+        assert screen.session.scenario.name == "small"
+        assert not screen.running
+        assert screen.snapshot is not None and screen.snapshot.scenario == "small"
+        await pilot.press("n")
+        assert screen.session.epoch == 1
+
+
+async def test_o_bad_scenario_shows_errors_and_keeps_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bad.toml").write_text(BAD)
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("N")
+        session = app.trainer.session
+        await choose(pilot, app, tmp_path / "bad.toml")
+        assert isinstance(app.screen, ErrorDialog)
+        text = app.screen.query_one("#error-lines", Static).render()
+        assert "hiden" in str(text) and "learning_rate" in str(text)
+        await pilot.press("escape")
+        assert app.trainer.session is session
+        assert session.epoch == 100
+
+
+async def test_picker_lists_descriptions_and_escape_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bad.toml").write_text(BAD)
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        options = app.screen.query_one(OptionList)
+        assert options.option_count == len(entries(tmp_path))
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert any("Two moons" in p for p in prompts)
+        assert any("invalid" in p for p in prompts)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_help_opens_and_closes() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        described = dict((d, k) for k, d in app.screen.keys)
+        assert described["Train one epoch (pauses a run first)"] == "n"
+        assert described["Move the probe left"] == "← h"
+        assert "Focus Next" not in described
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_help_shows_remapped_keys() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.update_keymap({"trainer.step": "m"})
+        await pilot.press("m")
+        assert app.trainer.session.epoch == 1
+        await pilot.press("question_mark")
+        described = dict((d, k) for k, d in app.screen.keys)
+        assert described["Train one epoch (pauses a run first)"] == "m"
+
+
+async def test_c_shows_the_loss_chart_live() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("N", "c")
+        assert isinstance(app.screen, LossChartScreen)
+        chart = app.screen.chart
+        assert chart._run is not None and chart._run.epoch == 100
+        app.trainer.session.step(5)
+        app.trainer.redraw()
+        assert chart._run.epoch == 105
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_command_palette_offers_the_trainer_commands() -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(80, 24)):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Run", "Step", "Reset", "Open", "Save", "Help"} <= titles

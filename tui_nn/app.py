@@ -1,0 +1,119 @@
+"""The Textual trainer: `run_app` starts it on a scenario file."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from textual import constants
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from engine.scenario import ScenarioError
+from engine.session import Session
+from tui_nn.screens.main import MainScreen
+from tui_nn.widgets.palette import ColorMode, detect_color_mode, uses_glyphs
+
+ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
+
+RICH_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
+"""Our colour modes as Rich names them."""
+
+
+class TuiNN(App[int]):
+    """tui-nn: watch a tiny neural network learn, epoch by epoch.
+
+    Args:
+        session: The session to show (already loaded and validated).
+        glyphs: Start in ASCII mode (no colour shading).
+        fps: Most redraws per second.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-nn"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, session: Session, *, glyphs: bool = False, fps: float = 15) -> None:
+        super().__init__()
+        self.session = session
+        """The session the app opened with."""
+        self.glyphs = glyphs
+        """Whether the trainer starts in ASCII mode."""
+        self.fps = max(1.0, fps)
+        """Most redraws per second."""
+
+    def get_default_screen(self) -> Screen[None]:
+        return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps)
+
+    @property
+    def trainer(self) -> MainScreen:
+        """The main screen (under any dialog that is open)."""
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        trainer = self.trainer
+        for binding in trainer.BINDINGS:
+            if getattr(binding, "show", False):
+                action = binding.action  # type: ignore[union-attr]
+                yield SystemCommand(
+                    binding.description,  # type: ignore[union-attr]
+                    f"Key {self.get_key_display(binding)}",  # type: ignore[arg-type]
+                    lambda action=action: self.run_action(action, trainer),
+                )
+
+    async def action_quit(self) -> None:
+        await self.trainer.stop_training()
+        self.exit(0)
+
+
+def choose_color_mode(option: ColorOption, env: dict[str, str] | None = None) -> ColorMode:
+    """The colour mode to use: the option, or what the environment says for 'auto'."""
+    return detect_color_mode(env) if option == "auto" else option
+
+
+def set_color_system(mode: ColorMode) -> None:
+    """Make Textual draw with this colour system.
+
+    Textual builds its Rich console from ``textual.constants.COLOR_SYSTEM`` (read from the
+    TEXTUAL_COLOR_SYSTEM variable when Textual is imported, 'auto' by default: Rich's guess from
+    COLORTERM and TERM) and greys everything when NO_COLOR is set as the App is created. The
+    command line's choice is applied the same way, before the App exists.
+    """
+    if mode == "none":
+        os.environ["NO_COLOR"] = "1"
+    else:
+        constants.COLOR_SYSTEM = RICH_COLOR_SYSTEMS[mode]  # type: ignore[misc]
+
+
+def run_app(
+    scenario_path: Path, *, color: ColorOption = "auto", mouse: bool = True, fps: float = 15
+) -> int:
+    """Run the trainer on a scenario file until the user quits.
+
+    Args:
+        scenario_path: A scenario file (the command line has validated it).
+        color: 'auto' (from NO_COLOR, COLORTERM, TERM), 'truecolor', '256', '16' or 'none'.
+            16 colours and none draw the plane with glyphs (ASCII mode).
+        mouse: Whether the app takes the mouse (off: the terminal keeps text selection).
+        fps: Most redraws per second.
+
+    Returns:
+        The exit status: 0, or 2 if the scenario does not load.
+    """
+    try:
+        session = Session.from_file(scenario_path)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    mode = choose_color_mode(color)
+    if color != "auto":
+        set_color_system(mode)
+    app = TuiNN(session, glyphs=uses_glyphs(mode), fps=fps)
+    app.run(mouse=mouse)
+    return app.return_code or 0
