@@ -111,10 +111,27 @@ async def test_plus_and_minus_change_epochs_per_frame() -> None:
         assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) + 1]
         await pilot.press("minus", "minus")
         assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) - 1]
-        assert f"{screen.epochs_per_frame}/frame" in app.query_one(StatusLine).plain
+        assert f" {screen.epochs_per_frame} ep/frame" in app.query_one(StatusLine).plain
         for _ in SPEEDS:
             await pilot.press("minus")
         assert screen.epochs_per_frame == SPEEDS[0]
+
+
+@pytest.mark.parametrize(
+    ("width", "unit", "gap"),
+    [(80, "ep/frame", "  "), (120, "epochs/frame", "   ")],
+    ids=["compact", "wide"],
+)
+async def test_status_line_sets_its_items_apart(width: int, unit: str, gap: str) -> None:
+    app = TuiNN(Session.from_file(MOONS))
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.press("plus")
+        await pilot.pause()
+        speed = trainer(app).epochs_per_frame
+        second = app.query_one(StatusLine).plain.splitlines()[1]
+        assert second.startswith(f"‖ paused{gap}{speed:,} {unit}{gap}— ep/s{gap}probe (")
+        on_screen = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert f"paused{gap}{speed:,} {unit}" in on_screen
 
 
 async def test_r_resets_to_the_initial_weights() -> None:
@@ -253,6 +270,26 @@ async def test_twin_panel_is_part_of_the_wide_layout(tmp_path: Path) -> None:
             assert app.query_one(f"#{pane}").display, pane
         await pilot.press("t")
         assert app.query_one("#twins").twin_index == 0
+
+
+@pytest.mark.parametrize("size", [(120, 40), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", ["moons-butterfly", "moons-poison", "moons-float16"])
+async def test_twin_drift_rows_fit_in_the_wide_layout(name: str, size: tuple[int, int]) -> None:
+    app = TuiNN(Session.from_file(shipped_dir() / f"{name}.toml"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        twins = app.query_one("#twins")
+        inside = twins.content_region
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        shown = "\n".join(line[inside.x : inside.right] for line in lines[inside.y : inside.bottom])
+        for row in ("dw", "loss", "disagree"):
+            region = app.query_one(f"#twin-{row}-label").region
+            assert region.height == 1
+            assert inside.contains_region(region), row
+        for words in ("max|dW|", "Δloss", "disagree"):
+            assert words in shown
+        assert app.query_one("#twin-map-twin").region.height >= 3
 
 
 async def test_t_without_twins_says_so() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
@@ -16,7 +17,7 @@ from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.widgets.architecture_view import ArchitectureView, architecture_text
 from tui_nn.widgets.loss_panel import LossChart, LossPanel, downsample, thin
-from tui_nn.widgets.neuron_maps import ActiveUnitBars, NeuronMaps, NeuronThumbnails
+from tui_nn.widgets.neuron_maps import ActiveUnitBars, NeuronMaps, NeuronThumbnails, plan
 from tui_nn.widgets.palette import ASCII_ACTIVATION_GLYPHS, ASCII_CLASS_GLYPHS
 from tui_nn.widgets.twin_panel import NO_TWIN_HINT, PlaneView, TwinPanel
 
@@ -279,8 +280,51 @@ async def test_neuron_maps_glyph_mode_uses_the_ascii_ramp() -> None:
     assert "\n".join(lines).isascii()
     map_lines = [line for line in lines if line.strip() and "L1." not in line]
     assert map_lines
-    assert set("".join(map_lines)) <= set(ASCII_ACTIVATION_GLYPHS)
-    assert "L1.3 dead" in "\n".join(lines) or "L1.3x" in "\n".join(lines)
+    assert set("".join(map_lines)) <= set(ASCII_ACTIVATION_GLYPHS) | {"/"}
+    assert "L1.3 x" in "\n".join(lines)
+    assert "////" in "\n".join(lines)  # the dead unit's hatched map
+
+
+@pytest.mark.parametrize("width", [19, 24, 40, 55, 60, 78, 120])
+@pytest.mark.parametrize("glyphs", [False, True], ids=["colour", "glyphs"])
+async def test_thumbnail_labels_stay_inside_their_own_map(width: int, glyphs: bool) -> None:
+    s = session("10", epochs=20)
+    for unit in (0, 1, 6, 9):  # dead neighbours, and the widest label L1.10
+        kill_unit(s, unit)
+    snap = s.snapshot(grid=GRID)
+    assert [snap.baseline.layers[0].status[u] for u in (0, 1, 6, 9)] == ["dead"] * 4
+    thumbs = NeuronThumbnails(glyphs=glyphs)
+    app = Host(thumbs)
+    async with app.run_test(size=(width, 12)) as pilot:
+        thumbs.show(snap)
+        await settle(pilot)
+        lines = screen_lines(app, thumbs)
+        strips = [thumbs.render_line(y) for y in range(thumbs.size.height)]
+    layout = plan(10, GRID[0], GRID[1], width, 12)
+    step = layout.width + 1
+    mark = "x" if glyphs else "✕"
+    for row in range(math.ceil(10 / layout.columns)):
+        top = row * (layout.lines + 1)
+        for k in range(min(layout.columns, 10 - row * layout.columns)):
+            unit = row * layout.columns + k
+            name = f"L1.{unit + 1}"
+            label = lines[top][k * step : k * step + layout.width]
+            # A label is its own thumbnail's name (never cut), and a mark only after a space.
+            assert label.rstrip() in (name, name[1:], f"{name} {mark}", f"{name[1:]} {mark}")
+            assert (mark in label) == (unit in (0, 1, 6, 9) and len(name) + 1 <= layout.width)
+            # The column after every thumbnail stays blank on every line.
+            for line in lines[top : top + layout.lines + 1]:
+                assert line[k * step + layout.width : k * step + step].strip() == ""
+            if unit in (0, 1, 6, 9):  # a dead unit: a full, uniform hatched block
+                hatch = ("/" if glyphs else "╱") * layout.width
+                maps = lines[top + 1 : top + 1 + layout.lines]
+                assert [m[k * step : k * step + layout.width] for m in maps] == [hatch] * len(maps)
+    # No label-line segment starts with blanks: some renderers (SVG to PNG) drop them and
+    # pull the label left into its neighbour's place.
+    for row in range(math.ceil(10 / layout.columns)):
+        for segment in strips[row * (layout.lines + 1)]:
+            if segment.text.strip():
+                assert not segment.text[0].isspace(), repr(segment.text)
 
 
 # TwinPanel
@@ -305,6 +349,23 @@ async def test_twin_panel_shows_both_runs_and_their_drift() -> None:
         await settle(pilot)
         assert panel.twin == 0
         assert snap.runs[1].label in "\n".join(screen_lines(app, panel))
+
+
+PRECISION = '[experiments.precision]\ndtypes = ["float64", "float32"]\n'
+
+
+@pytest.mark.parametrize("extra", [BUTTERFLY, PRECISION], ids=["butterfly", "precision"])
+async def test_twin_titles_name_the_dtype_once(extra: str) -> None:
+    snap = session(extra=extra).snapshot(grid=GRID)
+    panel = TwinPanel()
+    app = Host(panel)
+    async with app.run_test(size=(100, 24)) as pilot:
+        panel.show(snap)
+        await settle(pilot)
+        for side, run in zip(("baseline", "twin"), snap.runs[:2], strict=True):
+            title = screen_lines(app, panel.query_one(f"#twin-title-{side}"))[0].strip()
+            assert title.count(run.dtype) == 1, title
+            assert title.startswith(run.label)
 
 
 async def test_twin_panel_without_twins_shows_the_hint() -> None:

@@ -39,6 +39,8 @@ MIN_THUMB_WIDTH = 4
 WIDE = 70
 """From this width on, NeuronMaps puts the histogram beside the maps instead of below."""
 Indices = npt.NDArray[np.intp]
+STATUS_MARKS = {"dead": ("✕", "x"), "saturated": ("◐", "s")}
+"""The one-cell mark after a dead or saturated unit's name: (colour mode, glyph mode)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ def plan(count: int, grid_w: int, grid_h: int, width: int, height: int) -> Layou
     return best
 
 
+def fit_name(label: str, cells: int) -> str:
+    """``label`` if it fits in ``cells``, else without its 'L' prefix, else cut to fit."""
+    if len(label) > cells and label.startswith("L"):
+        label = label[1:]
+    return label[: max(0, cells)]
+
+
 def nearest(source: int, target: int) -> Indices:
     """Indices of ``target`` evenly spaced samples (cell centres) of ``source`` values."""
     return np.minimum(source - 1, ((np.arange(target) + 0.5) * source / target).astype(np.intp))
@@ -115,12 +124,16 @@ class NeuronThumbnails(Widget):
         color: $warning;
         text-style: bold;
     }
+    NeuronThumbnails > .neuron-thumbnails--hatch {
+        color: $error 45%;
+    }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "neuron-thumbnails--label",
         "neuron-thumbnails--dead",
         "neuron-thumbnails--saturated",
+        "neuron-thumbnails--hatch",
     }
 
     glyphs = reactive(False, init=False)
@@ -173,20 +186,31 @@ class NeuronThumbnails(Widget):
         return self._index_cache[key]
 
     def _label(self, thumb: Thumb, cells: int, base: Style) -> list[Segment]:
-        name = thumb.label[:cells]
-        if thumb.status == "ok":
-            style = base + self.get_component_rich_style("neuron-thumbnails--label", partial=True)
-            return [Segment(name, style)]
-        mark = " " + thumb.status
-        if len(name) + len(mark) > cells:
-            dead = thumb.status == "dead"
-            mark = ("x" if dead else "s") if self.glyphs else ("✕" if dead else "◐")
-        style = base + self.get_component_rich_style(
-            f"neuron-thumbnails--{thumb.status}", partial=True
-        )
-        return [Segment(name, base), Segment(mark[: max(0, cells - len(name))], style)]
+        """The name in its status colour (and a mark if it fits), within ``cells``.
+
+        No segment starts with a blank: some SVG renderers drop leading blanks.
+        """
+        marked = thumb.status in STATUS_MARKS
+        name = fit_name(thumb.label, cells - 2 if marked else cells)
+        if marked and not thumb.label.endswith(name):  # never cut a name to make room
+            name, marked = fit_name(thumb.label, cells), False
+        kind = thumb.status if thumb.status in STATUS_MARKS else "label"
+        style = base + self.get_component_rich_style(f"neuron-thumbnails--{kind}", partial=True)
+        segments = [Segment(name, style)]
+        if marked and len(name) + 2 <= cells:
+            mark = STATUS_MARKS[thumb.status][1 if self.glyphs else 0]
+            segments += [Segment(" ", base), Segment(mark, style)]
+        return segments
+
+    def _hatch(self, layout: Layout, base: Style) -> list[list[Segment]]:
+        """A dead unit's map: a uniform hatched block the size of every other map."""
+        style = base + self.get_component_rich_style("neuron-thumbnails--hatch", partial=True)
+        line = [Segment(("/" if self.glyphs else "╱") * layout.width, style)]
+        return [line] * layout.lines
 
     def _map_lines(self, thumb: Thumb, layout: Layout, base: Style) -> list[list[Segment]]:
+        if thumb.status == "dead":
+            return self._hatch(layout, base)
         grid_h, grid_w = thumb.values.shape
         if self.glyphs:
             rows, cols = self._indices(grid_h, grid_w, layout.lines, layout.width)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
@@ -89,10 +90,51 @@ class StatusLine(Widget):
         """The two lines as plain text (what a person reads)."""
         return self.render().plain
 
+    def _second_line(self, label: Style, value: Style) -> Text:
+        """Run state, epochs per frame, speed, zoom, mode and the probe (or the blow-up).
+
+        Items are set apart by unstyled blanks; each styled span starts with a visible
+        character, so the line reads the same wherever it is drawn.
+        """
+        s = self.state
+        compact = self.size.width < COMPACT_WIDTH
+        gap = "  " if compact else "   "
+        line = Text()
+        if s.running:
+            line.append("▸ running", self.get_component_rich_style("status-line--running"))
+        else:
+            line.append("‖ paused", self.get_component_rich_style("status-line--paused"))
+        line.append(gap)
+        line.append(f"{s.epochs_per_frame:,}", value)
+        line.append(" ")
+        line.append("ep/frame" if compact else "epochs/frame", label)
+        line.append(gap)
+        eps = "—" if s.epochs_per_second is None else f"{s.epochs_per_second:,.0f}"
+        line.append(eps, value)
+        line.append(" ")
+        line.append("ep/s", label)
+        if s.zoom != 1:
+            line.append(gap)
+            line.append("zoom", label)
+            line.append(" ")
+            line.append(f"{s.zoom:g}×", value)
+        if s.glyphs:
+            line.append(gap)
+            line.append("ASCII", label)
+        if s.blowup:
+            line.append(gap)
+            line.append("⚠ " + s.blowup, self.get_component_rich_style("status-line--error"))
+        elif s.probe:
+            line.append(gap)
+            line.append("probe", label)
+            line.append(" ")
+            line.append(s.probe, value)
+        return line
+
     def render(self) -> Text:
         label = self.get_component_rich_style("status-line--label", partial=True)
         value = self.get_component_rich_style("status-line--value", partial=True)
-        s, snap = self.state, self.snapshot
+        snap = self.snapshot
         first = Text()
         if snap is not None:
             run = snap.baseline
@@ -122,26 +164,7 @@ class StatusLine(Widget):
                 if key:
                     first.append(f"{key} ", label)
                 first.append(text, value)
-        second = Text()
-        if s.running:
-            second.append("▸ running", self.get_component_rich_style("status-line--running"))
-        else:
-            second.append("‖ paused", self.get_component_rich_style("status-line--paused"))
-        second.append(f"  {s.epochs_per_frame}", value)
-        second.append("/frame ", label)
-        eps = "—" if s.epochs_per_second is None else f"{s.epochs_per_second:,.0f}"
-        second.append(eps, value)
-        second.append(" ep/s", label)
-        if s.zoom != 1:
-            second.append("  zoom ", label)
-            second.append(f"{s.zoom:g}×", value)
-        if s.glyphs:
-            second.append("  ASCII", label)
-        if s.blowup:
-            second.append("  ⚠ " + s.blowup, self.get_component_rich_style("status-line--error"))
-        elif s.probe:
-            second.append("  probe ", label)
-            second.append(s.probe, value)
+        second = self._second_line(label, value)
         lines = Text("\n").join([first, second])
         lines.no_wrap = True
         lines.overflow = "ellipsis"

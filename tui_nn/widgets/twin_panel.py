@@ -210,8 +210,12 @@ def _fmt(value: float, spec: str) -> str:
 
 
 def run_title(run: RunView) -> str:
-    """Two lines about a run: label and dtype, then loss, accuracy and no-op share."""
-    first = f"{run.label} ({run.dtype})"
+    """Two lines about a run: label and dtype, then loss, accuracy and no-op share.
+
+    The dtype is added only when the label does not already name it ("float32", not
+    "float32 (float32)").
+    """
+    first = run.label if run.dtype in run.label else f"{run.label} ({run.dtype})"
     second = f"loss {_fmt(run.train_loss, '.4g')} acc {_fmt(run.train_accuracy, '.1%')}"
     second += f" noop {_fmt(run.noop_share, '.0%')}"
     if run.blowup:
