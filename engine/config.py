@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_WIDTH = 256
@@ -21,6 +22,12 @@ MAX_EPOCHS = 1_000_000
 """Most epochs one run may train."""
 MAX_SEED = 2**32 - 1
 """Largest seed (the legacy RandomState accepts 32-bit seeds only)."""
+MAX_CLASSES = 16
+"""Most classes in the data (a softmax output has one unit per class)."""
+MAX_EPOCH_WORK = 200_000_000
+"""Most training points x parameters: bounds the time and memory of one epoch."""
+MAX_TOTAL_WORK = 2_000_000_000_000
+"""Most epochs x training points x parameters x runs one headless run may do."""
 
 Dtype = Literal["float64", "float32", "float16"]
 HiddenActivation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
@@ -126,4 +133,13 @@ class TrainConfig(Section):
     def _master_weights_need_low_precision(self) -> TrainConfig:
         if self.master_weights and self.dtype != "float16":
             raise ValueError(f"master_weights only applies to float16 (dtype is {self.dtype!r})")
+        tiny = float(np.finfo(np.float16).smallest_normal)
+        plain_float16 = self.dtype == "float16" and not self.master_weights
+        if self.optimizer == "adam" and plain_float16 and self.adam_eps < tiny:
+            # Below float16's smallest normal the guard rounds towards 0 and m / (sqrt(v) + eps)
+            # divides by zero as soon as a gradient's square underflows.
+            raise ValueError(
+                f"adam_eps {self.adam_eps:g} is lost in float16 arithmetic (expected at least "
+                f"{tiny:.3g}, or master_weights = true)"
+            )
         return self

@@ -40,6 +40,11 @@ class Loss(Protocol):
     @property
     def fused_activation(self) -> str | None: ...
 
+    @property
+    def summed(self) -> bool:
+        """True when the loss adds over samples (a batch's value is a part of the epoch's sum)."""
+        ...
+
     def value(self, p: Array, y: Array) -> float: ...
 
     def gradient(self, p: Array, y: Array) -> Array: ...
@@ -51,6 +56,7 @@ class SquaredErrorSum:
 
     name: str = "squared_error_sum"
     fused_activation: str | None = None
+    summed: bool = True
 
     def value(self, p: Array, y: Array) -> float:
         d = p - y
@@ -66,6 +72,7 @@ class SquaredErrorMean:
 
     name: str = "squared_error_mean"
     fused_activation: str | None = None
+    summed: bool = False
 
     def value(self, p: Array, y: Array) -> float:
         d = p - y
@@ -81,6 +88,7 @@ class BinaryCrossEntropy:
 
     name: str = "binary_cross_entropy"
     fused_activation: str | None = "sigmoid"
+    summed: bool = False
 
     def value(self, p: Array, y: Array) -> float:
         q = _clip_probabilities(p)
@@ -97,6 +105,7 @@ class SoftmaxCrossEntropy:
 
     name: str = "softmax_cross_entropy"
     fused_activation: str | None = "softmax"
+    summed: bool = False
 
     def value(self, p: Array, y: Array) -> float:
         return float(-np.sum(y * np.log(_clip_probabilities(p))) / max(len(p), 1))

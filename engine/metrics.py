@@ -115,3 +115,12 @@ def evaluate_grid(network: Network, extent: Extent, width: int, height: int) -> 
             h.astype(np.float64).T.reshape(h.shape[1], height, width) for h in layers[:-1]
         ),
     )
+
+
+def region_changed(a: Network, b: Network, extent: Extent, cells: int) -> float:
+    """Share of a cells x cells grid over ``extent`` where a and b predict different classes."""
+    points = grid_points(extent, cells, cells)
+    with np.errstate(all="ignore"):
+        ca = predicted_classes(a.predict(points.astype(a.dtype)))
+        cb = predicted_classes(b.predict(points.astype(b.dtype)))
+    return float(np.mean(ca != cb))

@@ -59,7 +59,7 @@ class Optimizer:
         step = self._step(self.penalised(grad))
         target = self.master if self.master is not None else self.params
         new = target - step
-        noop = np.count_nonzero(step) - np.count_nonzero(new != target)
+        noop = np.count_nonzero((step != 0) & (new == target))
         target[...] = new
         if self.master is not None:
             self.params[...] = self.master  # round the master copy back to float16

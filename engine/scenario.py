@@ -11,7 +11,7 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -83,7 +83,9 @@ class DisplayConfig(Section):
 class OODConfig(Section):
     """Confidence far from the data (Hein et al., 2019)."""
 
-    radii: tuple[float, ...] = Field((10.0, 100.0), min_length=1, max_length=8)
+    radii: tuple[Annotated[float, Field(gt=0, le=MAX_EXTENT, allow_inf_nan=False)], ...] = Field(
+        (10.0, 100.0), min_length=1, max_length=8, description="Distances from the data."
+    )
     directions: int = Field(1000, ge=1, le=MAX_DIRECTIONS, description="Random directions.")
     threshold: float = Field(0.99, gt=0.5, lt=1, description="Confidence counted as 'sure'.")
     seed: int = Field(0, ge=0, le=MAX_SEED)
@@ -115,7 +117,9 @@ class ButterflyConfig(Section):
     layer: int = Field(0, ge=0, description="Layer of the nudged weight.")
     row: int = Field(0, ge=0, description="Row (input) of the nudged weight.")
     col: int = Field(0, ge=0, description="Column (neuron) of the nudged weight.")
-    epsilon: float = Field(1e-14, description="Amount added to that weight.")
+    epsilon: float = Field(
+        1e-14, ge=-1, le=1, allow_inf_nan=False, description="Amount added to that weight."
+    )
 
 
 class PrecisionConfig(Section):
@@ -156,7 +160,7 @@ class Expectation(Section):
 
     metric: str = Field(max_length=80, description="Metric name, e.g. test.accuracy.")
     op: Literal[">", ">=", "<", "<=", "=="] = Field(">=")
-    value: float
+    value: float = Field(allow_inf_nan=False)
     epoch: int | None = Field(None, ge=0, description="Check at this epoch instead of the end.")
 
     @field_validator("metric")
@@ -218,6 +222,16 @@ class Scenario(Section):
                 problems.append(
                     f"experiments.poison.indices: out of range (got {bad[0]}, expected 0..{n - 1})"
                 )
+        if self.training.loss == "binary_cross_entropy" and self.model.output == "linear":
+            problems.append(
+                "training.loss: binary_cross_entropy needs a sigmoid output "
+                "(got linear, expected model.output = 'sigmoid')"
+            )
+        if p is not None and p.at_epoch and p.at_epoch >= self.training.epochs:
+            problems.append(
+                f"experiments.poison.at_epoch: never reached (got {p.at_epoch}, "
+                f"expected less than training.epochs = {self.training.epochs})"
+            )
         if self.model.output == "softmax" and self.training.loss == "binary_cross_entropy":
             problems.append(
                 "training.loss: binary_cross_entropy needs a sigmoid output "
@@ -268,7 +282,8 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _format_error(err: Any) -> list[str]:
+def format_error(err: Any) -> list[str]:
+    """One or more 'key.path: what is wrong (got X, expected Y)' lines for a pydantic error."""
     loc = tuple(p for p in err["loc"] if p not in ("function-after",))
     where = _loc(loc)
     kind, msg = err["type"], err["msg"]
@@ -344,7 +359,7 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        lines = [line for err in exc.errors() for line in _format_error(err)]
+        lines = [line for err in exc.errors() for line in format_error(err)]
         raise ScenarioError([f"{source}: {line}" for line in lines]) from None
 
 

@@ -8,6 +8,7 @@ lock, so a worker thread may train while the interface thread takes snapshots.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +17,16 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
-from engine.config import TrainConfig
+from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK, TrainConfig
 from engine.datasets import DataError
 from engine.metrics import (
     Extent,
     active_unit_counts,
     evaluate_grid,
     gradient_norms,
-    grid_points,
-    predicted_classes,
+    region_changed,
 )
+from engine.network import output_units
 from engine.run import Array, Data, Run, build_data, flip_labels
 from engine.scenario import Scenario, ScenarioError, load_scenario
 from engine.snapshot import LayerView, RunView, Snapshot, TwinDiff
@@ -80,16 +81,60 @@ class Session:
             self.data = build_data(scenario.data, Path(scenario.base_dir or "."))
         except DataError as exc:
             raise ScenarioError([where + str(exc)]) from None
-        self._check_poison_fits()
+        self._check_against_data()
         self._build()
 
-    def _check_poison_fits(self) -> None:
+    def _check_against_data(self) -> None:
+        """What can only be checked once the data exists: classes, flips, work bounds."""
+        sc = self.scenario
+        src = sc.source or sc.name
+        n = len(self.data.y_train)
+        k = self.data.n_classes
+        problems = []
+        if k > MAX_CLASSES:
+            problems.append(
+                f"{src}: data: too many classes (got {k}, expected at most {MAX_CLASSES})"
+            )
+        elif k != 2 and sc.model.output != "softmax":
+            problems.append(
+                f"{src}: model.output: {sc.model.output} separates two classes "
+                f"(got {k} classes in the data, expected output = 'softmax')"
+            )
+        b = sc.experiments.butterfly
+        widths = [2, *sc.model.hidden, output_units(sc.model, k)]
+        if b is not None and b.layer < len(widths) - 1 and b.col >= widths[b.layer + 1]:
+            problems.append(
+                f"{src}: experiments.butterfly.col: no such neuron in layer "
+                f"{b.layer} (got {b.col}, expected 0..{widths[b.layer + 1] - 1})"
+            )
+        params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
+        runs = (
+            1
+            + bool(sc.experiments.butterfly or sc.experiments.poison)
+            + (4 if sc.experiments.precision else 0)
+        )
+        if n * params > MAX_EPOCH_WORK:
+            problems.append(
+                f"{src}: data.samples x model size: one epoch is too much work "
+                f"(got {n} training points x {params} parameters, expected a "
+                f"product of at most {MAX_EPOCH_WORK:,})"
+            )
+        elif sc.training.epochs * n * params * runs > MAX_TOTAL_WORK:
+            problems.append(
+                f"{src}: training.epochs: too much work in all (got {sc.training.epochs}"
+                f" epochs x {n} points x {params} parameters x {runs} runs, expected a "
+                f"product of at most {MAX_TOTAL_WORK:,})"
+            )
+        problems += self._poison_problems(src, n)
+        if problems:
+            raise ScenarioError(problems)
+
+    def _poison_problems(self, src: str, n: int) -> list[str]:
         """Flips are checked against the training set here: its size is known only now."""
         p = self.scenario.experiments.poison
         if p is None:
-            return
-        n = len(self.data.y_train)
-        where = f"{self.scenario.source or self.scenario.name}: experiments.poison"
+            return []
+        where = f"{src}: experiments.poison"
         problems = []
         if p.k > n:
             problems.append(
@@ -104,8 +149,7 @@ class Session:
             problems.append(
                 f"{where}.target_class: no training point has this class (got {p.target_class})"
             )
-        if problems:
-            raise ScenarioError(problems)
+        return problems
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:
@@ -154,7 +198,6 @@ class Session:
         x_min, x_max = sc.display.x_range
         y_min, y_max = sc.display.y_range
         self.extent = Extent(x_min, x_max, y_min, y_max)
-        self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
 
     def _poison(self, run: Run) -> None:
         run.set_train_labels(flip_labels(self.data.y_train, self.poisoned, self.data.n_classes))
@@ -224,11 +267,9 @@ class Session:
         twin.loss_difference.append(
             abs(twin.run.history.train_loss[-1] - base.history.train_loss[-1])
         )
-        a = predicted_classes(base.network.predict(self._diff_points.astype(base.network.dtype)))
-        b = predicted_classes(
-            twin.run.network.predict(self._diff_points.astype(twin.run.network.dtype))
+        twin.disagreement.append(
+            region_changed(base.network, twin.run.network, self.extent, DIFF_GRID)
         )
-        twin.disagreement.append(float(np.mean(a != b)))
 
     def probe(self, x: float, y: float, run: int = 0) -> Array:
         """The exact outputs of one run at the point (x, y)."""

@@ -20,7 +20,8 @@ class EpochStats:
     epoch: int
     """1-based number of the epoch just trained."""
     train_loss: float
-    """Loss of the forward passes of this epoch (before their updates), batch-weighted."""
+    """Loss of the forward passes of this epoch (before their updates): the sum of the batches'
+    values for a summed loss, their size-weighted mean otherwise."""
     noop_updates: int
     """Parameter entries whose non-zero step left the stored value unchanged."""
     updates: int
@@ -103,13 +104,14 @@ class Trainer:
         batches = self.batches()
         for xb, yb in batches:
             p = net.forward(xb)
-            loss_sum += net.loss.value(p, yb) * len(xb)
+            value = net.loss.value(p, yb)
+            loss_sum += value if net.loss.summed else value * len(xb)
             net.backward(yb)
             if self.track_underflow:
                 underflow += self._underflow()
             noop += self.optimizer.step(net.flat_grads)
         self.epoch += 1
-        loss = loss_sum / len(self.x)
+        loss = loss_sum if net.loss.summed else loss_sum / len(self.x)
         nonfinite = 0
         blowup = None
         # One sum is finite exactly when every term is (barring overflow, which is checked too).

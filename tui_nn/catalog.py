@@ -31,7 +31,7 @@ def resolve(name_or_path: str) -> Path:
         ScenarioError: If it is neither an existing file nor a shipped name.
     """
     path = Path(name_or_path)
-    if path.is_file() or path.suffix == ".toml" or "/" in name_or_path:
+    if path.exists() or path.suffix == ".toml" or "/" in name_or_path:
         return path
     shipped = shipped_dir() / f"{name_or_path}.toml"
     if shipped.is_file():

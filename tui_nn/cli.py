@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.config import MAX_EPOCHS, MAX_SEED, TrainConfig
+from pydantic import ValidationError
+
+from engine.config import MAX_EPOCHS, MAX_SEED
 from engine.io import WeightFileError
-from engine.scenario import Scenario, ScenarioError, load_scenario
+from engine.scenario import Scenario, ScenarioError, format_error, load_scenario
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, entries, resolve
 
@@ -31,6 +33,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 """Bad input: arguments, scenario, data or weights file."""
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
 
 COMMANDS = ("run", "list", "validate")
 """First arguments that name a subcommand rather than a scenario (use ./run for such a file)."""
@@ -140,8 +143,17 @@ def with_overrides(scenario: Scenario, epochs: int | None, seed: int | None) -> 
     }
     if not update:
         return scenario
-    training = TrainConfig.model_validate({**scenario.training.model_dump(), **update})
-    return scenario.model_copy(update={"training": training})
+    raw = scenario.model_dump()
+    raw["training"].update(update)
+    # Validate the whole scenario again: some rules relate training to other sections.
+    try:
+        return Scenario.model_validate(
+            {**raw, "base_dir": scenario.base_dir, "source": scenario.source}
+        )
+    except ValidationError as exc:
+        src = scenario.source or scenario.name
+        lines = [f"{src}: {line}" for err in exc.errors() for line in format_error(err)]
+        raise ScenarioError(lines) from None
 
 
 def unknown_metrics(path: Path, session: Session) -> list[str]:
@@ -263,6 +275,8 @@ def cmd_run(argv: list[str]) -> int:
     for kind, target in (("report", args.json), ("weights", args.save)):
         if target is not None and not target.resolve().parent.is_dir():
             raise CliError([f"{target}: cannot write {kind} (no such folder {target.parent})"])
+        if target is not None and target.is_dir():
+            raise CliError([f"{target}: cannot write {kind} (is a folder, expected a file name)"])
     path, scenario = load(args.scenario)
     scenario = with_overrides(scenario, args.epochs, args.seed)
     session = Session(scenario)
@@ -339,6 +353,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = exc.lines if isinstance(exc, CliError) else [str(exc)]
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except MemoryError:
+        lines = ["tui-nn: out of memory (make the scenario smaller: data.samples, model.hidden)"]
+    except Exception as exc:  # a bug: still one line, never a traceback, and a distinct status
+        print(
+            f"tui-nn: internal error ({type(exc).__name__}: {exc}); please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     except BrokenPipeError:
         # The reader went away (`tui-nn run | head`): stop quietly, flushing nothing more.
         devnull = os.open(os.devnull, os.O_WRONLY)

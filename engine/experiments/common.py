@@ -6,8 +6,7 @@ import re
 
 import numpy as np
 
-from engine.metrics import Extent, accuracy, grid_points, predicted_classes
-from engine.network import Network
+from engine.metrics import accuracy
 from engine.run import Run
 
 
@@ -42,12 +41,3 @@ def number_key(value: float) -> str:
 def safe_key(text: str) -> str:
     """Lowercase letters, digits and underscores only ('float16 + f32' -> 'float16_f32')."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "run"
-
-
-def region_changed(a: Network, b: Network, extent: Extent, cells: int) -> float:
-    """Share of a cells x cells grid over ``extent`` where a and b predict different classes."""
-    points = grid_points(extent, cells, cells)
-    with np.errstate(all="ignore"):
-        ca = predicted_classes(a.predict(points.astype(a.dtype)))
-        cb = predicted_classes(b.predict(points.astype(b.dtype)))
-    return float(np.mean(ca != cb))

@@ -7,8 +7,8 @@ experiment exist only when the session runs that experiment.
 from __future__ import annotations
 
 from engine.experiments import butterfly, ood, poison, precision, side_channel
-from engine.experiments.common import region_changed, run_figures
-from engine.metrics import confidence
+from engine.experiments.common import run_figures
+from engine.metrics import confidence, region_changed
 from engine.session import DIFF_GRID, Session
 
 METRICS: dict[str, str] = {

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from engine.config import InitConfig, ModelConfig
-from engine.experiments.common import region_changed
 from engine.experiments.expectations import checkpoints, evaluate
 from engine.experiments.measure import METRICS, measure
 from engine.experiments.ood import measure_ood
 from engine.experiments.side_channel import attack, measure_side_channel
+from engine.metrics import region_changed
 from engine.network import Network, build_network
 from engine.scenario import Expectation, OODConfig, parse_scenario
 from engine.session import Session

@@ -405,3 +405,25 @@ def test_real_program_run_check_and_pipe(tmp_path: Path) -> None:
     ok = run_cli("run", "xor", "--epochs", "20", "--quiet", "--json", str(report))
     assert ok.returncode == 0 and ok.stdout == ""
     assert read_json(report)["predictions"] and read_json(report)["epochs"] == 20
+
+
+def test_report_into_a_folder_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "xor", "--json", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"{tmp_path}: cannot write report (is a folder, expected a file name)"
+
+
+def test_validate_a_folder_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a directory" in capsys.readouterr().err
+
+
+def test_epochs_override_is_validated_with_the_rest_of_the_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "late.toml"
+    path.write_text("[training]\nepochs = 50\n[experiments.poison]\nat_epoch = 20\n")
+    assert main(["run", str(path), "--epochs", "10", "--quiet"]) == 2
+    assert "experiments.poison.at_epoch: never reached" in capsys.readouterr().err
