@@ -84,12 +84,7 @@ def app_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "scenario",
-        nargs="?",
-        default=DEFAULT_SCENARIO,
-        help=f"scenario file or shipped scenario name (default: {DEFAULT_SCENARIO})",
-    )
+    add_scenario_argument(parser)
     parser.add_argument(
         "--color",
         choices=("auto", "truecolor", "256", "16", "none"),
@@ -103,17 +98,22 @@ def app_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_parser() -> argparse.ArgumentParser:
-    """The parser of `tui-nn run`."""
-    parser = argparse.ArgumentParser(
-        prog="tui-nn run", description="Train a scenario without the interface."
-    )
+def add_scenario_argument(parser: argparse.ArgumentParser) -> None:
+    """The optional SCENARIO positional: a path or a shipped scenario's name."""
     parser.add_argument(
         "scenario",
         nargs="?",
         default=DEFAULT_SCENARIO,
         help=f"scenario file or shipped scenario name (default: {DEFAULT_SCENARIO})",
     )
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """The parser of `tui-nn run`."""
+    parser = argparse.ArgumentParser(
+        prog="tui-nn run", description="Train a scenario without the interface."
+    )
+    add_scenario_argument(parser)
     parser.add_argument(
         "--epochs", type=_int_in(0, MAX_EPOCHS), help="train this many epochs instead"
     )
