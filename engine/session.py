@@ -344,7 +344,8 @@ class Session:
     def _view(self, label: str, run: Run, grid: tuple[int, int] | None, area: Extent) -> RunView:
         net = run.network
         h = run.history
-        hidden = net.predict_all(run.trainer.x)[:-1]
+        # One pass over the training inputs serves neuron status, outputs and the initial loss.
+        *hidden, outputs = net.predict_all(run.trainer.x)
         norms = gradient_norms(net)
         layers = []
         for i, layer in enumerate(net.layers):
@@ -369,7 +370,7 @@ class Session:
             epoch=run.epoch,
             train_loss=h.train_loss[-1]
             if h.train_loss
-            else net.loss.value(net.predict(run.trainer.x), run.trainer.targets),
+            else net.loss.value(outputs, run.trainer.targets),
             train_accuracy=h.train_accuracy[-1] if h.train_accuracy else nan,
             test_loss=h.test_loss[-1] if h.test_loss else nan,
             test_accuracy=h.test_accuracy[-1] if h.test_accuracy else nan,
@@ -381,7 +382,7 @@ class Session:
             blowup=run.blowup,
             layers=tuple(layers),
             grid=evaluate_grid(net, area, *grid) if grid else None,
-            train_outputs=net.predict(run.trainer.x).astype(np.float64),
+            train_outputs=outputs.astype(np.float64),
         )
 
     def architecture(self) -> list[dict[str, object]]:
