@@ -17,7 +17,7 @@ import time
 from engine.session import Session
 from tui_nn.app import TuiNN
 from tui_nn.catalog import shipped_dir
-from tui_nn.screens.training import SPEEDS
+from tui_nn.training import SPEEDS
 
 
 def mean_ms(repeats: int, work) -> float:

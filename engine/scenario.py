@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from engine.config import (
+    MAX_EPOCHS,
     MAX_SAMPLES,
     MAX_SEED,
     DataConfig,
@@ -29,6 +30,7 @@ MAX_SCENARIO_BYTES = 256 * 1024
 """Largest scenario file read."""
 MAX_PROBES = 32
 MAX_EXPECTATIONS = 64
+MAX_MOMENTS = 32
 MAX_DIRECTIONS = 100_000
 """Most random directions the out-of-distribution probe samples."""
 MAX_GRID = 400
@@ -63,11 +65,21 @@ class ProbeConfig(Section):
 
 
 class DisplayConfig(Section):
-    """How the plane is shown."""
+    """How the plane is shown, and how the trainer opens the scenario."""
 
     x_range: tuple[float, float] = Field((-2.0, 2.0), description="Shown x1 interval.")
     y_range: tuple[float, float] = Field((-2.0, 2.0), description="Shown x2 interval.")
     grid: int = Field(64, ge=8, le=MAX_GRID, description="Cells per side of measurement grids.")
+    view: str = Field(
+        "",
+        max_length=40,
+        description="What the main map opens on: a run's key, or 'difference'; default the "
+        "first run.",
+    )
+    compare: tuple[str, str] | None = Field(
+        None, description="The two runs the difference view compares (run keys)."
+    )
+    speed: int = Field(20, ge=1, le=5000, description="Epochs per frame when the trainer opens.")
 
     @model_validator(mode="after")
     def _ordered(self) -> DisplayConfig:
@@ -77,7 +89,41 @@ class DisplayConfig(Section):
                 raise ValueError(f"{key} must be two finite numbers, low < high")
             if max(abs(low), abs(high)) > MAX_EXTENT:
                 raise ValueError(f"{key} must lie within +-{MAX_EXTENT:g}")
+        if self.compare is not None and self.compare[0] == self.compare[1]:
+            raise ValueError(f"compare needs two different runs (got {self.compare[0]!r} twice)")
         return self
+
+
+MomentEvent = Literal["twin_diverged", "nonfinite", "accuracy_reached"]
+
+
+class MomentConfig(Section):
+    """A point in training where the trainer pauses and shows a caption."""
+
+    epoch: int | None = Field(None, ge=1, le=MAX_EPOCHS, description="Pause after this epoch.")
+    event: MomentEvent | None = Field(None, description="Or pause when this first happens.")
+    value: float | None = Field(
+        None, gt=0, le=1, description="accuracy_reached: the test accuracy to reach."
+    )
+    caption: str = Field(min_length=1, max_length=300, description="What the screen says then.")
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> MomentConfig:
+        if (self.epoch is None) == (self.event is None):
+            raise ValueError("give exactly one of `epoch` or `event`")
+        if (self.event == "accuracy_reached") != (self.value is not None):
+            raise ValueError("`value` is needed for accuracy_reached, and only there")
+        return self
+
+    def describe(self) -> str:
+        """'epoch 500', 'the twins diverge', ... for lists and reports."""
+        if self.epoch is not None:
+            return f"epoch {self.epoch}"
+        if self.event == "accuracy_reached":
+            return f"test accuracy reaches {self.value:g}"
+        return {"twin_diverged": "the twins diverge", "nonfinite": "a value turns NaN/inf"}[
+            str(self.event)
+        ]
 
 
 class OODConfig(Section):
@@ -188,60 +234,38 @@ class Scenario(Section):
     probes: tuple[ProbeConfig, ...] = Field((), max_length=MAX_PROBES)
     experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     expect: tuple[Expectation, ...] = Field((), max_length=MAX_EXPECTATIONS)
+    moments: tuple[MomentConfig, ...] = Field((), max_length=MAX_MOMENTS)
     base_dir: str = Field("", exclude=True, description="(set by the loader)")
     source: str = Field("", exclude=True, description="(set by the loader: how errors name it)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        """Rules between sections that need no data (those that do: engine.data_checks)."""
         problems = []
-        widths = [2, *self.model.hidden, 1]
-        b = self.experiments.butterfly
-        if b is not None:
-            if b.layer >= len(widths) - 1:
-                problems.append(
-                    f"experiments.butterfly.layer: the model has {len(widths) - 1} "
-                    f"layers (got {b.layer}, expected 0..{len(widths) - 2})"
-                )
-            elif b.row >= widths[b.layer] or (
-                b.col >= widths[b.layer + 1] and self.model.output != "softmax"
-            ):
-                problems.append(
-                    f"experiments.butterfly: no weight ({b.row}, {b.col}) in layer "
-                    f"{b.layer} of shape ({widths[b.layer]}, {widths[b.layer + 1]})"
-                )
         p = self.experiments.poison
-        if p is not None and self.data.kind != "csv":
-            n = self.data.samples if self.data.kind != "xor" else 4
-            if p.k > n:
-                problems.append(
-                    f"experiments.poison.k: more flips than points (got {p.k}, "
-                    f"expected at most {n})"
-                )
-            bad = [i for i in p.indices if not 0 <= i < n]
-            if bad:
-                problems.append(
-                    f"experiments.poison.indices: out of range (got {bad[0]}, expected 0..{n - 1})"
-                )
-        if self.training.loss == "binary_cross_entropy" and self.model.output == "linear":
+        if self.model.output != "sigmoid" and self.training.loss == "binary_cross_entropy":
             problems.append(
                 "training.loss: binary_cross_entropy needs a sigmoid output "
-                "(got linear, expected model.output = 'sigmoid')"
-            )
-        if p is not None and p.at_epoch and p.at_epoch >= self.training.epochs:
-            problems.append(
-                f"experiments.poison.at_epoch: never reached (got {p.at_epoch}, "
-                f"expected less than training.epochs = {self.training.epochs})"
-            )
-        if self.model.output == "softmax" and self.training.loss == "binary_cross_entropy":
-            problems.append(
-                "training.loss: binary_cross_entropy needs a sigmoid output "
-                "(got softmax, expected softmax_cross_entropy)"
+                f"(got {self.model.output}, expected model.output = 'sigmoid')"
             )
         if self.model.output != "softmax" and self.training.loss == "softmax_cross_entropy":
             problems.append(
                 f"training.loss: softmax_cross_entropy needs a softmax output "
                 f"(got {self.model.output}, expected model.output = 'softmax')"
             )
+        if p is not None and p.at_epoch and p.at_epoch >= self.training.epochs:
+            problems.append(
+                f"experiments.poison.at_epoch: never reached (got {p.at_epoch}, "
+                f"expected less than training.epochs = {self.training.epochs})"
+            )
+        ex = self.experiments
+        twins = any(t is not None for t in (ex.poison, ex.butterfly, ex.precision))
+        for i, m in enumerate(self.moments):
+            if m.event == "twin_diverged" and not twins:
+                problems.append(
+                    f"moments[{i}].event: twin_diverged needs twin runs (expected "
+                    "[experiments.poison], [experiments.butterfly] or [experiments.precision])"
+                )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -301,7 +325,7 @@ def format_error(err: Any) -> list[str]:
         prefix = _loc(loc)
         return [
             line
-            if line.startswith(("experiments.", "training.", "model.", "data."))
+            if line.startswith(("experiments.", "training.", "model.", "data.", "moments["))
             else f"{prefix}: {line}"
             for line in lines
         ]

@@ -2,14 +2,17 @@
 
 A session trains a baseline run and, for experiments that compare, its twins in lock-step:
 every run trains epoch e before any run trains epoch e + 1, on the same data order, so the
-difference between them is the experiment's and nothing else's. All public methods take a
-lock, so a worker thread may train while the interface thread takes snapshots.
+difference between them is the experiment's and nothing else's. Per epoch it records only
+what is cheap (each twin's largest weight difference and loss difference); comparing
+boundaries over a grid happens every few epochs and whenever a snapshot asks for it. All
+public methods take a lock, so a worker thread may train while the interface thread takes
+snapshots.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,49 +20,38 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
-from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK, TrainConfig
-from engine.datasets import DataError
-from engine.metrics import (
-    Extent,
-    active_unit_counts,
-    evaluate_grid,
-    gradient_norms,
-    region_changed,
+from engine.data_checks import load_data
+from engine.experiments import measure
+from engine.experiments.butterfly import DIVERGED, first_divergence
+from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
+from engine.run import Array, Data, Run
+from engine.scenario import MomentConfig, Scenario, load_scenario
+from engine.snapshot import (
+    Drift,
+    History,
+    LayerView,
+    MomentView,
+    ProbeView,
+    RunView,
+    Snapshot,
 )
-from engine.network import output_units
-from engine.run import Array, Data, Run, build_data, flip_labels
-from engine.scenario import Scenario, ScenarioError, load_scenario
-from engine.snapshot import LayerView, RunView, Snapshot, TwinDiff
+from engine.twins import DIFFERENCE, Slot, build_runs, poison
 
 DIFF_GRID = 32
-"""Cells per side of the grid on which twin boundaries are compared every epoch."""
+"""Cells per side of the grid on which twin boundaries are compared."""
+DISAGREEMENT_SAMPLES = 500
+"""About how many times over training.epochs a twin's disagreement is sampled."""
 
 Weights = list[tuple[Array, Array | None]]
 
 
-def choose_flips(scenario: Scenario, data: Data) -> npt.NDArray[np.int64]:
-    """Indices into the training set whose labels the poisoned twin flips."""
-    p = scenario.experiments.poison
-    if p is None:
-        return np.zeros(0, dtype=np.int64)
-    n = len(data.y_train)
-    k = min(p.k, n)
-    if p.mode == "indices":
-        return np.array(sorted(set(p.indices)), dtype=np.int64)
-    if p.mode == "random":
-        return np.sort(np.random.default_rng(p.seed).choice(n, size=k, replace=False))
-    # targeted: the k points of the chosen class nearest the target point
-    candidates = np.flatnonzero(data.y_train == p.target_class)
-    distance = np.linalg.norm(data.x_train[candidates] - np.array(p.target), axis=1)
-    return np.sort(candidates[np.argsort(distance, kind="stable")[:k]])
-
-
 @dataclass
-class _Twin:
-    run: Run
-    label: str
+class _Drift:
+    """Per-epoch distance between one twin and the baseline (index 0 = epoch 1)."""
+
     max_abs_dw: list[float] = field(default_factory=list)
     loss_difference: list[float] = field(default_factory=list)
+    disagreement_epochs: list[int] = field(default_factory=list)
     disagreement: list[float] = field(default_factory=list)
 
 
@@ -70,86 +62,31 @@ class Session:
         scenario: The validated scenario.
         initial_weights: Start the baseline (and the twins derived from it) from these
             weights instead of the scenario's seeded initialisation.
+        data: The scenario's points, when already built and checked (``load_data``).
+
+    Raises:
+        ScenarioError: If the data cannot be built or breaks a rule that needs it.
     """
 
-    def __init__(self, scenario: Scenario, initial_weights: Weights | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        initial_weights: Weights | None = None,
+        *,
+        data: Data | None = None,
+    ) -> None:
         self.scenario = scenario
+        self.data = load_data(scenario) if data is None else data
         self._initial_weights = initial_weights
         self._lock = threading.RLock()
-        where = f"{scenario.source or scenario.name}: data.path: "
-        try:
-            self.data = build_data(scenario.data, Path(scenario.base_dir or "."))
-        except DataError as exc:
-            raise ScenarioError([where + str(exc)]) from None
-        self._check_against_data()
+        self.revision = 0
+        """Grows with every change; a snapshot carries it so views can skip redraws."""
+        x_min, x_max = scenario.display.x_range
+        y_min, y_max = scenario.display.y_range
+        self.extent = Extent(x_min, x_max, y_min, y_max)
+        self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
+        self._disagree_every = max(1, scenario.training.epochs // DISAGREEMENT_SAMPLES)
         self._build()
-
-    def _check_against_data(self) -> None:
-        """What can only be checked once the data exists: classes, flips, work bounds."""
-        sc = self.scenario
-        src = sc.source or sc.name
-        n = len(self.data.y_train)
-        k = self.data.n_classes
-        problems = []
-        if k > MAX_CLASSES:
-            problems.append(
-                f"{src}: data: too many classes (got {k}, expected at most {MAX_CLASSES})"
-            )
-        elif k != 2 and sc.model.output != "softmax":
-            problems.append(
-                f"{src}: model.output: {sc.model.output} separates two classes "
-                f"(got {k} classes in the data, expected output = 'softmax')"
-            )
-        b = sc.experiments.butterfly
-        widths = [2, *sc.model.hidden, output_units(sc.model, k)]
-        if b is not None and b.layer < len(widths) - 1 and b.col >= widths[b.layer + 1]:
-            problems.append(
-                f"{src}: experiments.butterfly.col: no such neuron in layer "
-                f"{b.layer} (got {b.col}, expected 0..{widths[b.layer + 1] - 1})"
-            )
-        params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
-        runs = (
-            1
-            + bool(sc.experiments.butterfly or sc.experiments.poison)
-            + (4 if sc.experiments.precision else 0)
-        )
-        if n * params > MAX_EPOCH_WORK:
-            problems.append(
-                f"{src}: data.samples x model size: one epoch is too much work "
-                f"(got {n} training points x {params} parameters, expected a "
-                f"product of at most {MAX_EPOCH_WORK:,})"
-            )
-        elif sc.training.epochs * n * params * runs > MAX_TOTAL_WORK:
-            problems.append(
-                f"{src}: training.epochs: too much work in all (got {sc.training.epochs}"
-                f" epochs x {n} points x {params} parameters x {runs} runs, expected a "
-                f"product of at most {MAX_TOTAL_WORK:,})"
-            )
-        problems += self._poison_problems(src, n)
-        if problems:
-            raise ScenarioError(problems)
-
-    def _poison_problems(self, src: str, n: int) -> list[str]:
-        """Flips are checked against the training set here: its size is known only now."""
-        p = self.scenario.experiments.poison
-        if p is None:
-            return []
-        where = f"{src}: experiments.poison"
-        problems = []
-        if p.k > n:
-            problems.append(
-                f"{where}.k: more flips than training points (got {p.k}, expected at most {n})"
-            )
-        bad = [i for i in p.indices if not 0 <= i < n]
-        if bad:
-            problems.append(
-                f"{where}.indices: not a training point (got {bad[0]}, expected 0..{n - 1})"
-            )
-        if p.mode == "targeted" and not np.any(self.data.y_train == p.target_class):
-            problems.append(
-                f"{where}.target_class: no training point has this class (got {p.target_class})"
-            )
-        return problems
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:
@@ -157,50 +94,15 @@ class Session:
         return cls(load_scenario(path))
 
     def _build(self) -> None:
-        sc = self.scenario
-        ex = sc.experiments
-        self.poisoned = choose_flips(sc, self.data)
-        train = sc.training
-        if ex.precision is not None:
-            train = train.model_copy(
-                update={"dtype": ex.precision.dtypes[0], "master_weights": False}
-            )
-        self.baseline = Run(self.data, sc.model, train, self._initial_weights)
-        start = self.baseline.weights()
-        self.twins: list[_Twin] = []
-        if ex.butterfly is not None:
-            b = ex.butterfly
-            nudged = [(w.copy(), None if bias is None else bias.copy()) for w, bias in start]
-            w = nudged[b.layer][0]
-            w[b.row, b.col] += w.dtype.type(b.epsilon)
-            self.twins.append(
-                _Twin(Run(self.data, sc.model, train, nudged), f"nudged {b.epsilon:+.0e}")
-            )
-        if ex.poison is not None:
-            twin = Run(self.data, sc.model, train, start)
-            self.twins.append(_Twin(twin, f"poisoned ({len(self.poisoned)} flips)"))
-            if ex.poison.at_epoch == 0:
-                self._poison(twin)
-        if ex.precision is not None:
-            dtypes = list(ex.precision.dtypes[1:])
-            configs: list[tuple[str, TrainConfig]] = [
-                (d, train.model_copy(update={"dtype": d})) for d in dtypes
-            ]
-            if ex.precision.master_weights:
-                configs.append(
-                    (
-                        "float16 + f32 master",
-                        train.model_copy(update={"dtype": "float16", "master_weights": True}),
-                    )
-                )
-            for label, config in configs:
-                self.twins.append(_Twin(Run(self.data, sc.model, config, start), label))
-        x_min, x_max = sc.display.x_range
-        y_min, y_max = sc.display.y_range
-        self.extent = Extent(x_min, x_max, y_min, y_max)
+        self.slots: list[Slot]
+        self.slots, self.flipped = build_runs(self.scenario, self.data, self._initial_weights)
+        self._drifts = [_Drift() for _ in self.slots[1:]]
+        self.moments: list[tuple[int, MomentConfig]] = []
+        """Moments reached so far, with the epoch each was reached at."""
+        self._waiting = list(self.scenario.moments)
+        self.revision += 1
 
-    def _poison(self, run: Run) -> None:
-        run.set_train_labels(flip_labels(self.data.y_train, self.poisoned, self.data.n_classes))
+    # -- what the session holds ----------------------------------------------------------
 
     @property
     def lock(self) -> threading.RLock:
@@ -208,28 +110,49 @@ class Session:
         return self._lock
 
     @property
+    def baseline(self) -> Run:
+        return self.slots[0].run
+
+    @property
+    def twins(self) -> list[Slot]:
+        """The runs trained beside the baseline."""
+        return self.slots[1:]
+
+    @property
     def runs(self) -> list[Run]:
-        return [self.baseline, *(t.run for t in self.twins)]
+        return [slot.run for slot in self.slots]
 
     @property
     def epoch(self) -> int:
         return self.baseline.epoch
 
+    def labels(self) -> list[str]:
+        return [slot.label for slot in self.slots]
+
+    def keys(self) -> list[str]:
+        return [slot.key for slot in self.slots]
+
+    def run_named(self, key: str) -> Run | None:
+        """The run with this key, or None."""
+        return next((slot.run for slot in self.slots if slot.key == key), None)
+
     @property
     def blowup(self) -> str | None:
         """The first NaN/inf of any run, named with its run ('float16: layer 1 ...'), or None."""
-        for label, run in zip(self.labels(), self.runs, strict=True):
-            if run.blowup:
-                return f"{label}: {run.blowup}" if self.twins else run.blowup
+        for slot in self.slots:
+            if slot.run.blowup:
+                return f"{slot.label}: {slot.run.blowup}" if self.twins else slot.run.blowup
         return None
 
-    def labels(self) -> list[str]:
-        first = (
-            self.baseline.train_config.dtype
-            if self.scenario.experiments.precision
-            else ("clean" if self.scenario.experiments.poison else "baseline")
-        )
-        return [first, *(t.label for t in self.twins)]
+    def compare_pair(self) -> tuple[int, int]:
+        """Indices of the two runs the difference view compares (baseline and first twin)."""
+        keys = self.keys()
+        pair = self.scenario.display.compare
+        if pair is not None and all(k in keys for k in pair):
+            return keys.index(pair[0]), keys.index(pair[1])
+        return 0, min(1, len(keys) - 1)
+
+    # -- training ------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Back to the scenario's initial state (same seeds, same weights)."""
@@ -239,113 +162,167 @@ class Session:
     def step(self, epochs: int = 1) -> int:
         """Train every run ``epochs`` epochs in lock-step.
 
-        Stops early, after the epoch in which any run first produced NaN or inf.
+        Stops early after the epoch in which any run first produced NaN or inf, or in which a
+        scenario moment was reached (``moments`` then ends with it).
 
         Returns:
             The number of epochs trained.
         """
         with self._lock, np.errstate(all="ignore"):
-            poison = self.scenario.experiments.poison
-            for done in range(epochs):
-                if self.blowup:
-                    return done
-                if poison is not None and poison.at_epoch and self.epoch == poison.at_epoch:
-                    self._poison(self.twins[0].run)
-                self.baseline.step()
-                for twin in self.twins:
-                    twin.run.step()
-                    self._record_diff(twin)
-            return epochs
+            poisoning = self.scenario.experiments.poison
+            done = 0
+            try:
+                while done < epochs and not self.blowup:
+                    if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
+                        poison(self.slots[1].run, self.data, self.flipped)
+                    for slot in self.slots:
+                        slot.run.step()
+                    done += 1
+                    if self._drifts:
+                        self._record_drift()
+                    if self._waiting and self._reach_moments():
+                        break
+            finally:
+                if done:
+                    self.revision += 1
+            return done
 
-    def _record_diff(self, twin: _Twin) -> None:
+    def _record_drift(self) -> None:
         base = self.baseline
-        dw = np.abs(
-            twin.run.network.flat_params.astype(np.float64)
-            - base.network.flat_params.astype(np.float64)
-        )
-        twin.max_abs_dw.append(float(dw.max()))
-        twin.loss_difference.append(
-            abs(twin.run.history.train_loss[-1] - base.history.train_loss[-1])
-        )
-        twin.disagreement.append(
-            region_changed(base.network, twin.run.network, self.extent, DIFF_GRID)
-        )
+        params = base.network.flat_params.astype(np.float64)
+        loss = base.history.train_loss[-1]
+        sample = self.epoch % self._disagree_every == 0
+        classes = self._diff_classes(base) if sample else None
+        for slot, drift in zip(self.slots[1:], self._drifts, strict=True):
+            twin = slot.run
+            dw = np.abs(twin.network.flat_params.astype(np.float64) - params)
+            drift.max_abs_dw.append(float(dw.max()))
+            drift.loss_difference.append(abs(twin.history.train_loss[-1] - loss))
+            if classes is not None:
+                drift.disagreement_epochs.append(self.epoch)
+                drift.disagreement.append(float(np.mean(self._diff_classes(twin) != classes)))
 
-    def probe(self, x: float, y: float, run: int = 0) -> Array:
+    def _diff_classes(self, run: Run) -> np.ndarray:
+        net = run.network
+        return predicted_classes(net.predict(self._diff_points.astype(net.dtype)))
+
+    def disagreement(self, twin: int) -> float:
+        """Share of the comparison grid where twin ``twin`` (0 = runs[1]) and the baseline
+        predict different classes, now."""
+        with self._lock, np.errstate(all="ignore"):
+            ours = self._diff_classes(self.slots[twin + 1].run)
+            return float(np.mean(ours != self._diff_classes(self.baseline)))
+
+    def _reach_moments(self) -> bool:
+        reached = [m for m in self._waiting if self._moment_reached(m)]
+        for m in reached:
+            self._waiting.remove(m)
+            self.moments.append((self.epoch, m))
+        return bool(reached)
+
+    def _moment_reached(self, moment: MomentConfig) -> bool:
+        if moment.epoch is not None:
+            return self.epoch >= moment.epoch
+        if moment.event == "nonfinite":
+            return self.blowup is not None
+        if moment.event == "twin_diverged":
+            return any(d.max_abs_dw and d.max_abs_dw[-1] > DIVERGED for d in self._drifts)
+        h = self.baseline.history
+        accuracy = h.test_accuracy if h.test_accuracy else h.train_accuracy
+        return bool(accuracy) and accuracy[-1] >= (moment.value or 1.0)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def probe(self, x: float, y: float, run: int = 0) -> npt.NDArray[np.float64]:
         """The exact outputs of one run at the point (x, y)."""
         with self._lock, np.errstate(all="ignore"):
             net = self.runs[run].network
             return net.predict(np.array([[x, y]], dtype=net.dtype))[0].astype(np.float64)
 
-    def active_unit_counts(self, run: int = 0) -> npt.NDArray[np.int64]:
-        """Per training input, how many hidden units are non-zero."""
+    def drift(self, twin: int) -> Drift:
+        """How far twin ``twin`` (0 = runs[1]) has drifted from the baseline so far."""
         with self._lock:
-            return active_unit_counts(self.runs[run].network, self.data.x_train)
+            d = self._drifts[twin]
+            slot = self.slots[twin + 1]
+            return Drift(
+                key=slot.key,
+                label=slot.label,
+                epochs=np.arange(1, len(d.max_abs_dw) + 1, dtype=np.int64),
+                max_abs_dw=np.array(d.max_abs_dw, dtype=np.float64),
+                loss_difference=np.array(d.loss_difference, dtype=np.float64),
+                disagreement_epochs=np.array(d.disagreement_epochs, dtype=np.int64),
+                disagreement=np.array(d.disagreement, dtype=np.float64),
+                first_divergence=first_divergence(d.max_abs_dw),
+            )
 
     def snapshot(
-        self, grid: tuple[int, int] | None = None, extent: Extent | None = None
+        self,
+        grid: tuple[int, int] | None = None,
+        extent: Extent | None = None,
+        *,
+        grid_runs: Sequence[int] | None = None,
+        experiments: bool = True,
     ) -> Snapshot:
         """A plain-data copy of the session now.
 
         Args:
-            grid: (width, height) cells over which to evaluate every run's output and hidden
-                activations, or None for no grid.
+            grid: (width, height) cells over which to evaluate output and hidden activations,
+                or None for no grid.
             extent: The rectangle the grid covers; defaults to the scenario's display range.
+            grid_runs: Indices of the runs to evaluate the grid for (those on screen);
+                default all.
+            experiments: Whether to measure the experiments (their views and metrics).
         """
         with self._lock, np.errstate(all="ignore"):
             area = extent or self.extent
+            wanted = set(range(len(self.slots)) if grid_runs is None else grid_runs)
             runs = tuple(
-                self._view(label, run, grid, area)
-                for label, run in zip(self.labels(), self.runs, strict=True)
-            )
-            counts = self.active_unit_counts()
-            n_classes = self.data.n_classes
-            width = max(int(counts.max(initial=0)) + 1, 1)
-            histogram = {
-                c: tuple(
-                    int(v) for v in np.bincount(counts[self.data.y_train == c], minlength=width)
-                )
-                for c in range(n_classes)
-            }
-            probes = tuple(
-                (p.name, p.point, float(self.probe(*p.point)[-1])) for p in self.scenario.probes
+                self._view(slot, grid if i in wanted else None, area)
+                for i, slot in enumerate(self.slots)
             )
             sc = self.scenario
+            views = measure.views(self) if experiments else ()
+            metrics = measure.base_metrics(self, runs[0])
+            for v in views:
+                metrics.update(v.metrics())
+            keys = self.keys()
+            view = sc.display.view
             return Snapshot(
+                revision=self.revision,
                 scenario=sc.name,
                 title=sc.title or sc.name,
+                description=sc.description.strip(),
                 epoch=self.epoch,
-                learning_rate=sc.training.learning_rate,
+                target_epochs=sc.training.epochs,
+                seed=sc.training.seed,
+                learning_rate=self.baseline.train_config.learning_rate,
                 runs=runs,
-                twin_diffs=tuple(
-                    TwinDiff(
-                        t.label,
-                        tuple(t.max_abs_dw),
-                        tuple(t.loss_difference),
-                        tuple(t.disagreement),
-                    )
-                    for t in self.twins
-                ),
+                drifts=tuple(self.drift(i) for i in range(len(self._drifts))),
                 x_train=self.data.x_train,
                 y_train=self.data.y_train,
                 x_test=self.data.x_test,
                 y_test=self.data.y_test,
-                poisoned=self.poisoned.copy(),
-                probes=probes,
-                active_units=histogram,
-                display_extent=(
-                    self.extent.x_min,
-                    self.extent.x_max,
-                    self.extent.y_min,
-                    self.extent.y_max,
+                n_classes=self.data.n_classes,
+                flipped=self.flipped.copy(),
+                probes=tuple(ProbeView(p.name, p.point, self.probe(*p.point)) for p in sc.probes),
+                extent=self.extent,
+                view=view if view in keys or view == DIFFERENCE else "",
+                compare=self.compare_pair(),
+                experiments=views,
+                metrics=metrics,
+                moments=tuple(
+                    MomentView(epoch, m.describe(), m.caption) for epoch, m in self.moments
                 ),
+                blowup=self.blowup,
             )
 
-    def _view(self, label: str, run: Run, grid: tuple[int, int] | None, area: Extent) -> RunView:
+    def _view(self, slot: Slot, grid: tuple[int, int] | None, area: Extent) -> RunView:
+        run = slot.run
         net = run.network
         h = run.history
-        # One pass over the training inputs serves neuron status, outputs and the initial loss.
+        # One pass over the training inputs serves neuron status, outputs and the loss.
         *hidden, outputs = net.predict_all(run.trainer.x)
+        figures = measure.run_figures(run, outputs)
         norms = gradient_norms(net)
         layers = []
         for i, layer in enumerate(net.layers):
@@ -363,27 +340,36 @@ class Session:
                     grad_norm=norms[i],
                 )
             )
-        nan = float("nan")
+        count = len(h.train_loss)
+        nan = np.full(count, np.nan)
+        history = History(
+            epochs=np.arange(1, count + 1, dtype=np.int64),
+            train_loss=np.array(h.train_loss, dtype=np.float64),
+            test_loss=np.array(h.test_loss, dtype=np.float64) if h.test_loss else nan,
+            train_accuracy=np.array(h.train_accuracy, dtype=np.float64),
+            test_accuracy=np.array(h.test_accuracy, dtype=np.float64) if h.test_loss else nan,
+            noop_share=np.array(h.noop_share, dtype=np.float64),
+        )
         return RunView(
-            label=label,
+            key=slot.key,
+            label=slot.label,
             dtype=str(net.dtype),
             epoch=run.epoch,
-            train_loss=h.train_loss[-1]
-            if h.train_loss
-            else net.loss.value(outputs, run.trainer.targets),
-            train_accuracy=h.train_accuracy[-1] if h.train_accuracy else nan,
-            test_loss=h.test_loss[-1] if h.test_loss else nan,
-            test_accuracy=h.test_accuracy[-1] if h.test_accuracy else nan,
-            loss_history=tuple(h.train_loss),
-            test_loss_history=tuple(h.test_loss),
+            train_loss=figures["train.loss"],
+            train_accuracy=figures["train.accuracy"],
+            test_loss=figures["test.loss"],
+            test_accuracy=figures["test.accuracy"],
             noop_share=h.noop_share[-1] if h.noop_share else 0.0,
             underflow=run.last.underflow if run.last else None,
             nonfinite=h.nonfinite[-1] if h.nonfinite else 0,
             blowup=run.blowup,
             layers=tuple(layers),
-            grid=evaluate_grid(net, area, *grid) if grid else None,
+            history=history,
             train_outputs=outputs.astype(np.float64),
+            grid=evaluate_grid(net, area, *grid) if grid else None,
         )
+
+    # -- weights -------------------------------------------------------------------------
 
     def architecture(self) -> list[dict[str, object]]:
         return self.baseline.network.architecture()

@@ -1,7 +1,8 @@
-"""Plain-data pictures of a session at one epoch: what the app and reports read.
+"""Plain-data pictures of a session at one epoch: what the app and the reports read.
 
 A ``Snapshot`` holds copies and Python scalars only, never live layer objects, so a widget
-may keep it while training goes on in another thread.
+may keep it while training goes on in another thread, and a report can be written from it
+alone.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from engine.metrics import GridOutputs
+from engine.experiments.view import ExperimentView
+from engine.metrics import Extent, GridOutputs
 
 Floats = npt.NDArray[np.float64]
-Labels = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -36,71 +38,142 @@ class LayerView:
 
 
 @dataclass(frozen=True)
+class History:
+    """A run's per-epoch measurements: entry i belongs to epoch ``epochs[i]``.
+
+    Training loss comes from each epoch's own forward pass, before its update; test loss and
+    accuracy are measured after the epoch's last update.
+    """
+
+    epochs: Ints
+    train_loss: Floats
+    test_loss: Floats
+    """NaN where there is no test split."""
+    train_accuracy: Floats
+    test_accuracy: Floats
+    noop_share: Floats
+
+    @staticmethod
+    def empty() -> History:
+        none = np.zeros(0)
+        return History(np.zeros(0, dtype=np.int64), none, none, none, none, none)
+
+
+@dataclass(frozen=True)
 class RunView:
     """One run of a session (the baseline, or a twin) at the current epoch."""
 
+    key: str
+    """What scenarios call the run: 'baseline', 'clean', 'poisoned', 'float16', ..."""
     label: str
-    """e.g. 'baseline', 'nudged +1e-14', 'poisoned', 'float16'."""
+    """What people read: 'poisoned (5 flips)', 'nudged +1e-14', 'float16 + f32 master'."""
     dtype: str
     epoch: int
     train_loss: float
+    """Loss of the current weights on the training set (with the run's own labels)."""
     train_accuracy: float
     test_loss: float
     """NaN when there is no test split."""
     test_accuracy: float
-    loss_history: tuple[float, ...]
-    test_loss_history: tuple[float, ...]
     noop_share: float
     """Share of the last epoch's parameter updates that changed nothing."""
     underflow: int | None
+    """Gradient entries that rounded to zero in the last epoch (None for float64)."""
     nonfinite: int
     blowup: str | None
     """Where the first NaN/inf appeared ('layer 1 output at epoch 12'), else None."""
     layers: tuple[LayerView, ...]
-    grid: GridOutputs | None
-    """Output and hidden activations over the requested grid, when one was requested."""
+    history: History
     train_outputs: Floats
     """(n, outputs) model outputs on the training inputs, dataset order."""
+    grid: GridOutputs | None = None
+    """Output and hidden activations over the requested grid, when this run was asked for."""
 
 
 @dataclass(frozen=True)
-class TwinDiff:
-    """How far a twin has drifted from the baseline, per epoch (index 0 = epoch 1)."""
+class Drift:
+    """How far a twin has drifted from the baseline, per epoch."""
+
+    key: str
+    label: str
+    epochs: Ints
+    max_abs_dw: Floats
+    """Largest |weight difference| after each epoch."""
+    loss_difference: Floats
+    """|training loss of the twin - that of the baseline| of each epoch."""
+    disagreement_epochs: Ints
+    disagreement: Floats
+    """Share of a fixed grid of the plane where the two predict different classes, sampled at
+    ``disagreement_epochs``."""
+    first_divergence: int
+    """First epoch whose max|dW| exceeded the divergence threshold, or -1."""
+
+
+@dataclass(frozen=True)
+class ProbeView:
+    """A scenario's probe point and the baseline's output there."""
 
     label: str
-    max_abs_dw: tuple[float, ...]
-    loss_difference: tuple[float, ...]
-    """|train loss of twin - train loss of baseline|."""
-    disagreement: tuple[float, ...]
-    """Share of a fixed grid of the plane where the two predicted classes differ."""
+    point: tuple[float, float]
+    outputs: Floats
+    """The output vector (one sigmoid value, or one probability per class)."""
+
+
+@dataclass(frozen=True)
+class MomentView:
+    """A scenario moment that training has reached."""
+
+    epoch: int
+    trigger: str
+    """'epoch 500', 'the twins diverge', ..."""
+    caption: str
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """The whole session at one epoch."""
 
+    revision: int
+    """Changes whenever the session does (a step, reset, reload): equal revisions, equal data."""
     scenario: str
     title: str
+    description: str
     epoch: int
+    target_epochs: int
+    """The scenario's training.epochs: where continuous training pauses."""
+    seed: int
+    """The scenario's training.seed."""
     learning_rate: float
     runs: tuple[RunView, ...]
     """runs[0] is the baseline; any further runs are its twins, trained in lock-step."""
-    twin_diffs: tuple[TwinDiff, ...]
+    drifts: tuple[Drift, ...]
     """One per twin, in the order of runs[1:]."""
     x_train: Floats
-    y_train: Labels
+    y_train: Ints
     x_test: Floats
-    y_test: Labels
-    poisoned: Labels = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    y_test: Ints
+    n_classes: int
+    flipped: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Indices into x_train whose labels the poisoned twin sees flipped."""
-    probes: tuple[tuple[str, tuple[float, float], float], ...] = ()
-    """(label, point, baseline output) for each probe point of the scenario."""
-    active_units: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    """Per class, the histogram of active hidden ReLU units per training input:
-    active_units[c][k] = inputs of class c with exactly k units active."""
-    display_extent: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0)
-    """The scenario's preferred view of the plane: x_min, x_max, y_min, y_max."""
+    probes: tuple[ProbeView, ...] = ()
+    extent: Extent = field(default_factory=lambda: Extent(-2.0, 2.0, -2.0, 2.0))
+    """The scenario's preferred view of the plane."""
+    view: str = ""
+    """The run key the scenario opens on, 'difference', or '' for the baseline."""
+    compare: tuple[int, int] = (0, 1)
+    """Indices into runs of the two runs the difference view compares."""
+    experiments: tuple[ExperimentView, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Every metric (what expectations are checked against), flat dotted names."""
+    moments: tuple[MomentView, ...] = ()
+    """Moments reached so far, in order."""
+    blowup: str | None = None
+    """The first NaN/inf of any run, named with its run."""
 
     @property
     def baseline(self) -> RunView:
         return self.runs[0]
+
+    def run_index(self, key: str) -> int | None:
+        """Index of the run with this key, or None."""
+        return next((i for i, run in enumerate(self.runs) if run.key == key), None)

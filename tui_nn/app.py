@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Literal
 
 from textual import constants
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from engine.scenario import ScenarioError
 from engine.session import Session
+from tui_nn.catalog import DEFAULT_SCENARIO, resolve
 from tui_nn.screens.main import MainScreen
 from tui_nn.widgets.palette import ColorMode, detect_color_mode, uses_glyphs
 
@@ -36,17 +34,28 @@ class TuiNN(App[int]):
     TITLE = "tui-nn"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, session: Session, *, glyphs: bool = False, fps: float = 15) -> None:
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        glyphs: bool = False,
+        fps: float = 15,
+        story: bool = True,
+    ) -> None:
         super().__init__()
+        if session is None:  # `textual run tui_nn.app:TuiNN` and friends: the default scenario
+            session = Session.from_file(resolve(DEFAULT_SCENARIO))
         self.session = session
         """The session the app opened with."""
+        self.story = story
+        """Show each scenario's story card when it opens."""
         self.glyphs = glyphs
         """Whether the trainer starts in ASCII mode."""
         self.fps = max(1.0, fps)
         """Most redraws per second."""
 
     def get_default_screen(self) -> Screen[None]:
-        return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps)
+        return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps, story=self.story)
 
     @property
     def trainer(self) -> MainScreen:
@@ -59,11 +68,12 @@ class TuiNN(App[int]):
         yield from super().get_system_commands(screen)
         trainer = self.trainer
         for binding in trainer.BINDINGS:
-            if getattr(binding, "show", False):
+            name = getattr(binding, "id", None) or ""
+            if name and not name.startswith(("probe.", "pane.")) and name != "trainer.quit":
                 action = binding.action  # type: ignore[union-attr]
                 yield SystemCommand(
                     binding.description,  # type: ignore[union-attr]
-                    f"Key {self.get_key_display(binding)}",  # type: ignore[arg-type]
+                    f"{binding.tooltip} (key {self.get_key_display(binding)})",  # type: ignore
                     lambda action=action: self.run_action(action, trainer),
                 )
 
@@ -92,25 +102,20 @@ def set_color_system(mode: ColorMode) -> None:
 
 
 def run_app(
-    scenario_path: Path, *, color: ColorOption = "auto", mouse: bool = True, fps: float = 15
+    session: Session, *, color: ColorOption = "auto", mouse: bool = True, fps: float = 15
 ) -> int:
-    """Run the trainer on a scenario file until the user quits.
+    """Run the trainer on a session until the user quits.
 
     Args:
-        scenario_path: A scenario file (the command line has validated it).
+        session: The session to open (the command line has built it).
         color: 'auto' (from NO_COLOR, COLORTERM, TERM), 'truecolor', '256', '16' or 'none'.
             16 colours and none draw the plane with glyphs (ASCII mode).
         mouse: Whether the app takes the mouse (off: the terminal keeps text selection).
         fps: Most redraws per second.
 
     Returns:
-        The exit status: 0, or 2 if the scenario does not load.
+        The exit status.
     """
-    try:
-        session = Session.from_file(scenario_path)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     mode = choose_color_mode(color)
     if color != "auto":
         set_color_system(mode)

@@ -14,18 +14,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from engine.config import MAX_EPOCHS, MAX_SEED
 from engine.io import WeightFileError
+from engine.runner import unknown_metrics
 from engine.scenario import Scenario, ScenarioError, format_error, load_scenario
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, entries, resolve
-
-if TYPE_CHECKING:
-    from engine.experiments.expectations import Outcome
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -156,21 +153,6 @@ def with_overrides(scenario: Scenario, epochs: int | None, seed: int | None) -> 
         raise ScenarioError(lines) from None
 
 
-def unknown_metrics(path: Path, session: Session) -> list[str]:
-    """One line per expectation naming a metric this scenario does not measure."""
-    from engine.experiments.expectations import check
-    from engine.experiments.measure import measure
-
-    if not session.scenario.expect:
-        return []
-    known = measure(session)
-    return [
-        f"{path}: expect[{i}].metric: {outcome.detail}"
-        for i, e in enumerate(session.scenario.expect)
-        if (outcome := check(e, known)).value is None
-    ]
-
-
 def cmd_list(argv: list[str]) -> int:
     """`tui-nn list`: one line per shipped scenario."""
     argparse.ArgumentParser(
@@ -195,7 +177,7 @@ def cmd_validate(argv: list[str]) -> int:
     for name in args.files:
         try:
             path, scenario = load(name)
-            errors = unknown_metrics(path, Session(scenario))
+            errors = unknown_metrics(Session(scenario))
         except ScenarioError as exc:
             errors = exc.errors
         for line in errors:
@@ -205,50 +187,6 @@ def cmd_validate(argv: list[str]) -> int:
         else:
             print(f"{path}: ok")
     return status
-
-
-def train(session: Session, *, progress: bool) -> tuple[dict[str, float], list[Outcome]]:
-    """Train the session to its scenario's epochs, checking expectations on the way.
-
-    Trains in chunks that stop at every expectation checkpoint to measure there, and stops
-    early when a run produces NaN or inf.
-
-    Args:
-        session: A freshly built (or freshly loaded) session.
-        progress: Show a progress bar on stderr.
-
-    Returns:
-        The final measurements, and one outcome per expectation in file order (an expectation
-        whose epoch was never reached fails).
-    """
-    from engine.experiments.expectations import Outcome, checkpoints, evaluate
-    from engine.experiments.measure import measure
-
-    scenario = session.scenario
-    total = scenario.training.epochs
-    stops = [e for e in checkpoints(scenario) if 0 < e < total]
-    chunk = max(1, total // 200)
-    outcomes: list[Outcome] = []
-    if 0 in checkpoints(scenario):
-        outcomes += evaluate(scenario.expect, measure(session), 0)
-    with _progress_bar(total, enabled=progress) as advance:
-        while session.epoch < total and not session.blowup:
-            target = min(total, session.epoch + chunk, *(e for e in stops if e > session.epoch))
-            session.step(target - session.epoch)
-            advance(session.epoch)
-            if session.epoch in stops:
-                outcomes += evaluate(scenario.expect, measure(session), session.epoch)
-    metrics = measure(session)
-    if session.epoch == total and total in checkpoints(scenario):
-        outcomes += evaluate(scenario.expect, metrics, total)
-    outcomes += evaluate(scenario.expect, metrics, None)
-    checked = {id(o.expectation) for o in outcomes}
-    for e in scenario.expect:
-        if id(e) not in checked:
-            reason = f"not reached: training stopped at epoch {session.epoch}"
-            outcomes.append(Outcome(e, None, False, reason))
-    order = {id(e): i for i, e in enumerate(scenario.expect)}
-    return metrics, sorted(outcomes, key=lambda o: order[id(o.expectation)])
 
 
 @contextmanager
@@ -269,6 +207,7 @@ def cmd_run(argv: list[str]) -> int:
     """`tui-nn run SCENARIO`: train headless, print a summary, optionally check and save."""
     from rich.console import Console
 
+    from engine import runner
     from tui_nn import report
 
     args = run_parser().parse_args(argv)
@@ -277,33 +216,38 @@ def cmd_run(argv: list[str]) -> int:
             raise CliError([f"{target}: cannot write {kind} (no such folder {target.parent})"])
         if target is not None and target.is_dir():
             raise CliError([f"{target}: cannot write {kind} (is a folder, expected a file name)"])
-    path, scenario = load(args.scenario)
+    _, scenario = load(args.scenario)
     scenario = with_overrides(scenario, args.epochs, args.seed)
     session = Session(scenario)
-    if errors := unknown_metrics(path, session):
+    if errors := unknown_metrics(session):
         raise CliError(errors)
     if args.load is not None:
         session.load_weights(args.load)
     started = time.perf_counter()
-    metrics, outcomes = train(session, progress=not args.quiet and sys.stderr.isatty())
+    with _progress_bar(
+        scenario.training.epochs, enabled=not args.quiet and sys.stderr.isatty()
+    ) as advance:
+        result = runner.train(session, advance)
     elapsed = time.perf_counter() - started
     sha = session.save_weights(args.save) if args.save is not None else None
+    snapshot = session.snapshot(grid=report.BOUNDARY_GRID)
+    outcomes = result.outcomes
     if args.json is not None:
-        data = report.build(session, metrics, outcomes, weights_sha256=sha)
+        data = report.build(snapshot, outcomes, weights_sha256=sha)
         try:
             report.write_json(args.json, data)
         except OSError as exc:
             raise CliError([f"{args.json}: cannot write report ({exc.strerror or exc})"]) from None
     if not args.quiet:
         console = Console(highlight=False)
-        console.print(report.summary(session, metrics, outcomes, elapsed=elapsed))
+        console.print(report.summary(snapshot, outcomes, elapsed=elapsed))
         if sha is not None:
             console.print(f"weights saved to {args.save} (sha256 {sha})", soft_wrap=True)
     elif args.check:
         for outcome in outcomes:
             print(report.outcome_line(outcome))
     if session.blowup:
-        print(report.blowup_warning(session), file=sys.stderr)
+        print(report.blowup_warning(snapshot), file=sys.stderr)
     if args.check:
         failed = any(not o.passed for o in outcomes)
         return EXIT_FAILED if failed or session.blowup else EXIT_OK
@@ -323,14 +267,14 @@ def _not_interactive_message(name: str) -> str:
 def cmd_app(argv: list[str]) -> int:
     """Bare `tui-nn [SCENARIO]`: validate, then open the interactive trainer."""
     args = app_parser().parse_args(argv)
-    path, scenario = load(args.scenario)
-    Session(scenario)  # builds the data too, so a missing CSV is reported before the app starts
+    _, scenario = load(args.scenario)
+    session = Session(scenario)  # builds the data too: a bad CSV is reported before the app
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(_not_interactive_message(args.scenario), file=sys.stderr)
         return EXIT_USAGE
     from tui_nn.app import run_app  # only here: headless commands never import Textual
 
-    return int(run_app(path, color=args.color, mouse=not args.no_mouse, fps=args.fps))
+    return int(run_app(session, color=args.color, mouse=not args.no_mouse, fps=args.fps))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

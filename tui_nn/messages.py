@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from textual.message import Message
 
 
@@ -22,11 +24,11 @@ class TrainingProgress(Message):
 
 
 class TrainingStopped(Message):
-    """The worker stopped by itself: a run produced NaN or inf."""
+    """The worker paused by itself: a NaN/inf, a scenario moment, or the scenario's epochs."""
 
-    def __init__(self, epoch: int, blowup: str | None) -> None:
+    def __init__(self, epoch: int, reason: Literal["blowup", "moment", "target"]) -> None:
         super().__init__()
         self.epoch = epoch
         """The session's epoch when training stopped."""
-        self.blowup = blowup
-        """Where the first NaN/inf appeared, as the session names it."""
+        self.reason = reason
+        """Why it stopped."""

@@ -1,7 +1,10 @@
 """What a headless run reports: a JSON document for scripts, and a summary for people.
 
-The summary is plain text a terminal 80 columns wide shows whole: a table of figures, the
-decision boundary drawn in characters, and the loss curves with axes.
+Both are drawn from one ``Snapshot`` and nothing else. The summary tells the scenario's story
+the way the trainer does: its description, each experiment's figures in the panel's words,
+the moments reached, the map the scenario opens on (the poisoned run, say, or where two runs
+disagree) drawn in characters, and every run's loss curve with axes. It fits a terminal 80
+columns wide.
 """
 
 from __future__ import annotations
@@ -17,20 +20,23 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from engine.experiments.common import run_figures
 from engine.experiments.expectations import Outcome
 from engine.io import write_atomic
-from engine.session import Session
-from tui_nn.widgets.palette import ASCII_CLASS_GLYPHS, ascii_glyph
+from engine.snapshot import RunView, Snapshot
+from engine.twins import DIFFERENCE
+from tui_nn.plane import data_points, experiment_marks, legend, rasterise
+from tui_nn.story import clean, experiment_text
 
 BOUNDARY_SIZE = (60, 20)
 """Characters across and down of the text decision boundary."""
+BOUNDARY_GRID = (BOUNDARY_SIZE[0], 2 * BOUNDARY_SIZE[1])
+"""The grid a snapshot for the summary should carry (one pixel per half character)."""
 CHART_SIZE = (76, 16)
 """Columns and rows of the loss chart."""
 CHART_POINTS = 400
 """Most points per curve handed to the chart (longer histories are sampled evenly)."""
-PLAIN_METRICS = ("epoch", "train.", "test.", "probe.")
-"""Metric name prefixes the summary already shows in its own tables."""
+TEXT_WIDTH = 78
+"""Width the summary's paragraphs are wrapped to."""
 
 
 def json_safe(value: Any) -> Any:
@@ -52,88 +58,87 @@ def _outputs(row: Sequence[float]) -> float | list[float]:
     return float(row[0]) if len(row) == 1 else [float(v) for v in row]
 
 
-def _figures(figures: Mapping[str, float]) -> dict[str, dict[str, float]]:
+def _figures(run: RunView) -> dict[str, dict[str, float]]:
     return {
-        part: {"loss": figures[f"{part}.loss"], "accuracy": figures[f"{part}.accuracy"]}
-        for part in ("train", "test")
+        "train": {"loss": run.train_loss, "accuracy": run.train_accuracy},
+        "test": {"loss": run.test_loss, "accuracy": run.test_accuracy},
     }
 
 
 def build(
-    session: Session,
-    metrics: Mapping[str, float],
-    outcomes: Iterable[Outcome],
-    weights_sha256: str | None = None,
+    snapshot: Snapshot, outcomes: Iterable[Outcome], weights_sha256: str | None = None
 ) -> dict[str, Any]:
     """The JSON report of a trained session.
 
     Args:
-        session: The session after training.
-        metrics: Its final measurements (``engine.experiments.measure.measure``).
+        snapshot: The session after training.
         outcomes: The checked expectations.
         weights_sha256: Hash of the saved weights file, when one was saved.
 
     Returns:
         Plain data, NaN still in place (``write_json`` turns it into null).
     """
-    scenario = session.scenario
-    snap = session.snapshot()
-    base = snap.baseline
-    runs = []
-    for label, run in zip(session.labels(), session.runs, strict=True):
-        runs.append(
-            {
-                "label": label,
-                "dtype": str(run.network.dtype),
-                **_figures(run_figures(run)),
-                "blowup": run.blowup,
-            }
-        )
-    active_units = {}
-    for cls, histogram in snap.active_units.items():
-        count = sum(histogram)
-        mean = sum(k * n for k, n in enumerate(histogram)) / count if count else math.nan
-        active_units[str(cls)] = {"mean": mean, "histogram": list(histogram)}
-    twins = [
-        {
-            "label": diff.label,
-            "max_abs_dw": diff.max_abs_dw[-1] if diff.max_abs_dw else 0.0,
-            "loss_difference": diff.loss_difference[-1] if diff.loss_difference else 0.0,
-            "disagreement": diff.disagreement[-1] if diff.disagreement else 0.0,
-            "per_epoch": {
-                "max_abs_dw": list(diff.max_abs_dw),
-                "loss_difference": list(diff.loss_difference),
-                "disagreement": list(diff.disagreement),
-            },
-        }
-        for diff in snap.twin_diffs
-    ]
+    base = snapshot.baseline
     return {
-        "scenario": scenario.name,
-        "title": scenario.title,
-        "epochs": session.epoch,
-        "seed": scenario.training.seed,
+        "scenario": snapshot.scenario,
+        "title": snapshot.title,
+        "epochs": snapshot.epoch,
+        "seed": snapshot.seed,
         "dtype": base.dtype,
-        "learning_rate": scenario.training.learning_rate,
-        **_figures(metrics),
+        "learning_rate": snapshot.learning_rate,
+        **_figures(base),
         "predictions": [_outputs(row) for row in base.train_outputs.tolist()],
-        "labels": snap.y_train.tolist(),
+        "labels": snapshot.y_train.tolist(),
         "probes": [
-            {
-                "label": p.name,
-                "point": list(p.point),
-                "output": _outputs(session.probe(*p.point).tolist()),
-            }
-            for p in scenario.probes
+            {"label": p.label, "point": list(p.point), "output": _outputs(p.outputs.tolist())}
+            for p in snapshot.probes
         ],
-        "active_units": active_units,
-        "runs": runs,
-        "twins": twins,
-        "history": {
-            "train_loss": list(base.loss_history),
-            "test_loss": list(base.test_loss_history),
+        "runs": [
+            {"key": r.key, "label": r.label, "dtype": r.dtype, **_figures(r), "blowup": r.blowup}
+            for r in snapshot.runs
+        ],
+        "twins": [
+            {
+                "key": d.key,
+                "label": d.label,
+                "max_abs_dw": float(d.max_abs_dw[-1]) if len(d.max_abs_dw) else 0.0,
+                "loss_difference": float(d.loss_difference[-1]) if len(d.loss_difference) else 0.0,
+                "first_divergence_epoch": d.first_divergence,
+                "per_epoch": {
+                    "max_abs_dw": d.max_abs_dw.tolist(),
+                    "loss_difference": d.loss_difference.tolist(),
+                },
+                "disagreement": {
+                    "epochs": d.disagreement_epochs.tolist(),
+                    "values": d.disagreement.tolist(),
+                },
+            }
+            for d in snapshot.drifts
+        ],
+        "experiments": {
+            view.name: {
+                "title": view.title,
+                "headline": view.headline,
+                "figures": {
+                    f.key: {"value": f.value, "text": f.text, "meaning": f.meaning}
+                    for f in view.figures
+                },
+                **(
+                    {"histogram": {str(c): list(h) for c, h in view.histogram.items()}}
+                    if view.histogram
+                    else {}
+                ),
+            }
+            for view in snapshot.experiments
         },
-        "metrics": dict(metrics),
+        "moments": [
+            {"epoch": m.epoch, "when": m.trigger, "caption": m.caption} for m in snapshot.moments
+        ],
+        "history": {
+            "train_loss": base.history.train_loss.tolist(),
+            "test_loss": base.history.test_loss.tolist() if len(snapshot.x_test) else [],
+        },
+        "metrics": dict(snapshot.metrics),
         "expectations": [
             {
                 "check": o.expectation.describe(),
@@ -144,7 +149,7 @@ def build(
             for o in outcomes
         ],
         "weights_sha256": weights_sha256,
-        "blowup": session.blowup,
+        "blowup": snapshot.blowup,
     }
 
 
@@ -164,11 +169,11 @@ def outcome_line(outcome: Outcome) -> str:
     return f"{verdict} {outcome.expectation.describe()}: {outcome.detail}"
 
 
-def blowup_warning(session: Session) -> str:
+def blowup_warning(snapshot: Snapshot) -> str:
     """One line saying where training produced NaN/inf and what to try."""
-    rate = session.scenario.training.learning_rate
+    rate = snapshot.learning_rate
     return (
-        f"warning: training blew up (NaN or inf in {session.blowup}); "
+        f"warning: training blew up (NaN or inf in {snapshot.blowup}); "
         f"try a lower training.learning_rate than {rate:g}, e.g. {rate / 10:g}"
     )
 
@@ -179,92 +184,69 @@ def _number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1e-3 and value else f"{value:.{digits}f}"
 
 
-def runs_table(session: Session) -> Table:
+def runs_table(snapshot: Snapshot) -> Table:
     """Loss and accuracy of the baseline and each twin, with their dtypes."""
     table = Table(title="Runs", title_justify="left", box=None, pad_edge=False)
     for name in ("run", "dtype", "train loss", "train acc", "test loss", "test acc"):
         table.add_column(name, justify="left" if name in ("run", "dtype") else "right")
-    for label, run in zip(session.labels(), session.runs, strict=True):
-        f = run_figures(run)
+    for run in snapshot.runs:
         table.add_row(
-            label,
-            str(run.network.dtype),
-            _number(f["train.loss"]),
-            _number(f["train.accuracy"], 3),
-            _number(f["test.loss"]),
-            _number(f["test.accuracy"], 3),
+            run.label,
+            run.dtype,
+            _number(run.train_loss),
+            _number(run.train_accuracy, 3),
+            _number(run.test_loss),
+            _number(run.test_accuracy, 3),
         )
     return table
 
 
-def probes_table(session: Session) -> Table:
+def probes_table(snapshot: Snapshot) -> Table:
     """The baseline's output at each probe point."""
     table = Table(title="Probes", title_justify="left", box=None, pad_edge=False)
     for name in ("probe", "point", "output"):
         table.add_column(name, justify="right" if name == "output" else "left")
-    for p in session.scenario.probes:
-        out = session.probe(*p.point)
-        shown = " ".join(f"{v:.6g}" for v in out.tolist())
-        table.add_row(p.name, f"({p.point[0]:g}, {p.point[1]:g})", shown)
+    for p in snapshot.probes:
+        shown = " ".join(f"{v:.6g}" for v in p.outputs.tolist())
+        table.add_row(clean(p.label), f"({p.point[0]:g}, {p.point[1]:g})", shown)
     return table
 
 
-def twins_table(session: Session) -> Table:
-    """How far each twin ended from the baseline."""
-    table = Table(title="Twins vs. baseline", title_justify="left", box=None, pad_edge=False)
-    for name in ("twin", "max |dw|", "loss difference", "boundary disagreement"):
-        table.add_column(name, justify="left" if name == "twin" else "right")
-    for t in session.twins:
-        table.add_row(
-            t.label,
-            f"{t.max_abs_dw[-1]:.3g}" if t.max_abs_dw else "-",
-            f"{t.loss_difference[-1]:.3g}" if t.loss_difference else "-",
-            f"{t.disagreement[-1]:.1%}" if t.disagreement else "-",
-        )
-    return table
+def view_title(snapshot: Snapshot) -> str:
+    """What the summary's map shows: the scenario's opening view."""
+    if snapshot.view == DIFFERENCE and len(snapshot.runs) > 1:
+        a, b = (snapshot.runs[i].label for i in snapshot.compare)
+        return f"Where {a} and {b} disagree"
+    index = snapshot.run_index(snapshot.view) if snapshot.view else 0
+    run = snapshot.runs[index or 0]
+    return f"Decision boundary ({run.label})"
 
 
-def metrics_table(metrics: Mapping[str, float]) -> Table | None:
-    """The experiment metrics (those the other tables do not already show), or None."""
-    shown = {k: v for k, v in metrics.items() if not k.startswith(PLAIN_METRICS)}
-    if not shown:
-        return None
-    table = Table(title="Experiment metrics", title_justify="left", box=None, pad_edge=False)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in shown.items():
-        table.add_row(key, "-" if math.isnan(value) else f"{value:.6g}")
-    return table
+def boundary_text(snapshot: Snapshot, size: tuple[int, int] = BOUNDARY_SIZE) -> str:
+    """The scenario's opening view of the plane in plain characters, framed, with a legend.
 
-
-def boundary_text(session: Session, size: tuple[int, int] = BOUNDARY_SIZE) -> str:
-    """The baseline's decision boundary over the display range, in plain characters.
-
-    Each cell shows the predicted class's glyph at its confidence; training points are drawn
-    as their class digit ('!' for a label the poisoned twin sees flipped).
+    The snapshot must carry a grid for the runs shown (``BOUNDARY_GRID``).
     """
     width, height = size
-    snap = session.snapshot(grid=size)
-    grid = snap.baseline.grid
-    assert grid is not None
-    ext = session.extent
-    single = snap.baseline.train_outputs.shape[1] == 1
-    rows = []
-    for r in range(height):
-        cells = []
-        for c in range(width):
-            value = float(grid.output[r, c])
-            conf = max(value, 1 - value) if single else value
-            cells.append(ascii_glyph(int(grid.classes[r, c]), conf))
-        rows.append(cells)
-    flipped = set(snap.poisoned.tolist())
-    for i, ((x, y), label) in enumerate(
-        zip(snap.x_train.tolist(), snap.y_train.tolist(), strict=True)
-    ):
-        c = math.floor((x - ext.x_min) / (ext.x_max - ext.x_min) * width)
-        r = math.floor((ext.y_max - y) / (ext.y_max - ext.y_min) * height)
-        if 0 <= c < width and 0 <= r < height:
-            rows[r][c] = "!" if i in flipped else str(label % 10)
+    difference = snapshot.view == DIFFERENCE and len(snapshot.runs) > 1
+    first = snapshot.compare[0] if difference else (snapshot.run_index(snapshot.view) or 0)
+    grid = snapshot.runs[first].grid
+    if grid is None:
+        return "(no grid in this snapshot)"
+    other = snapshot.runs[snapshot.compare[1]].grid if difference else None
+    raster = rasterise(
+        grid,
+        width,
+        height,
+        n_outputs=snapshot.baseline.layers[-1].n_out,
+        points=data_points(snapshot, test=False),
+        other=other,
+        marks=experiment_marks(snapshot),
+    )
+    rows = [[raster.glyph(r, c) for c in range(width)] for r in range(height)]
+    for (r, c), (kind, label) in raster.points.items():
+        rows[r][c] = {"flipped": "!", "mark": "*"}.get(kind, str(label % 10))
+    ext = grid.extent
     top, bottom = f"{ext.y_max:g}", f"{ext.y_min:g}"
     margin = max(len(top), len(bottom))
     lines = [f"{top:>{margin}} +{'-' * width}+"]
@@ -272,23 +254,25 @@ def boundary_text(session: Session, size: tuple[int, int] = BOUNDARY_SIZE) -> st
     lines.append(f"{bottom:>{margin}} +{'-' * width}+")
     left, right = f"{ext.x_min:g}", f"{ext.x_max:g}"
     lines.append(f"{'':>{margin}}  {left}{right:>{width - len(left)}}")
-    n_classes = session.data.n_classes
-    keys = "  ".join(f"class {k}: {ASCII_CLASS_GLYPHS[k % 4]}" for k in range(min(n_classes, 4)))
-    lines.append(f"{keys}  (glyphs from unsure to sure)")
-    lines.append("0-9: training points, drawn as their class")
-    if flipped:
-        lines.append("!: a training point whose label the poisoned twin sees flipped")
+    items = [i for i in legend(snapshot, raster, difference=difference) if i.key != "probe"]
+    words = []
+    for item in items:
+        if item.key == "class":
+            words.append(f"{item.text}: {'.' + item.ascii} (unsure to sure)")
+        elif item.key == "train":
+            words.append("0-9: training points, as their class")
+        elif item.key != "shade":
+            words.append(f"{item.ascii}: {item.text}")
+    lines.append("  ".join(words))
     return "\n".join(lines)
 
 
-def _sampled(values: Sequence[float]) -> tuple[list[int], list[float]]:
-    epochs = np.arange(1, len(values) + 1)
-    y = np.asarray(values, dtype=np.float64)
+def _sampled(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
     if len(y) > CHART_POINTS:
         keep = np.unique(np.linspace(0, len(y) - 1, CHART_POINTS).round().astype(int))
-        epochs, y = epochs[keep], y[keep]
+        x, y = x[keep], y[keep]
     finite = np.isfinite(y)
-    return epochs[finite].tolist(), y[finite].tolist()
+    return x[finite].tolist(), y[finite].tolist()
 
 
 def _nice_step(raw: float) -> int:
@@ -301,29 +285,34 @@ def _nice_step(raw: float) -> int:
         magnitude *= 10
 
 
-def loss_chart(session: Session, size: tuple[int, int] = CHART_SIZE) -> str | None:
-    """The loss curves (baseline train and test, each twin's train) with axes, or None.
+def loss_chart(snapshot: Snapshot, size: tuple[int, int] = CHART_SIZE) -> str | None:
+    """Every run's training loss and the baseline's test loss with axes, or None.
 
     The y axis is logarithmic when the losses span more than two decades.
     """
     import plotext as plt
 
-    base = session.baseline.history
-    curves = [("train", base.train_loss), ("test", base.test_loss)]
-    curves += [(f"{t.label} train", t.run.history.train_loss) for t in session.twins[:3]]
-    series = [(label, *_sampled(values)) for label, values in curves if values]
+    base = snapshot.baseline.history
+    curves = [(f"{snapshot.runs[0].label} train", base.epochs, base.train_loss)]
+    if len(snapshot.x_test):
+        curves.append((f"{snapshot.runs[0].label} test", base.epochs, base.test_loss))
+    curves += [
+        (f"{r.label} train", r.history.epochs, r.history.train_loss) for r in snapshot.runs[1:]
+    ]
+    series = [(label, *_sampled(x, y)) for label, x, y in curves if len(y)]
     series = [s for s in series if s[1]]
     if not series:
         return None
     ys = [v for _, _, y in series for v in y]
     log = min(ys) > 0 and max(ys) / min(ys) > 100
     plt.clear_figure()
-    for (label, x, y), marker in zip(series, ("braille", "dot", "+", "x", "o"), strict=False):
-        plt.plot(x, y, label=label, marker=marker)
+    markers = ("braille", "dot", "+", "x", "o", "*")
+    for (label, x, y), marker in zip(series, markers, strict=False):
+        plt.plot(x, y, label=clean(label), marker=marker)
     plt.plotsize(*size)
     plt.theme("clear")
     plt.xlabel("epoch")
-    last = max(x[-1] for _, x, _ in series)
+    last = int(max(x[-1] for _, x, _ in series))
     step = _nice_step(last / 4)
     xticks = list(range(0, last + 1, step)) if last >= 4 else list(range(last + 1))
     plt.xticks(xticks, [str(t) for t in xticks])
@@ -336,33 +325,45 @@ def loss_chart(session: Session, size: tuple[int, int] = CHART_SIZE) -> str | No
     return str(plt.uncolorize(plt.build()))
 
 
+def _paragraph(text: str, width: int = TEXT_WIDTH) -> str:
+    """Join a TOML multi-line string's lines and wrap it to ``width``."""
+    words = clean(text).split()
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join([*lines, line] if line else lines)
+
+
 def summary(
-    session: Session,
-    metrics: Mapping[str, float],
-    outcomes: Sequence[Outcome],
-    *,
-    elapsed: float | None = None,
+    snapshot: Snapshot, outcomes: Sequence[Outcome], *, elapsed: float | None = None
 ) -> RenderableType:
     """Everything a person reads after `tui-nn run`, as one Rich renderable."""
-    scenario = session.scenario
     took = f" in {elapsed:.1f} s" if elapsed is not None else ""
-    about = scenario.title or scenario.description.strip().split("\n")[0][:70]
+    about = snapshot.title if snapshot.title != snapshot.scenario else ""
     header = Text(
-        f"{scenario.name}: {about}".rstrip(": ")
-        + f"\ntrained {session.epoch} epochs (seed {scenario.training.seed}){took}",
+        clean(f"{snapshot.scenario}: {about}".rstrip(": "))
+        + f"\ntrained {snapshot.epoch} epochs (seed {snapshot.seed}){took}",
         style="bold",
     )
-    parts: list[RenderableType] = [header, Text(""), runs_table(session)]
-    if scenario.probes:
-        parts += [Text(""), probes_table(session)]
-    if session.twins:
-        parts += [Text(""), twins_table(session)]
-    table = metrics_table(metrics)
-    if table is not None:
-        parts += [Text(""), table]
-    parts += [Text(""), Text("Decision boundary (baseline)", style="bold")]
-    parts.append(Text(boundary_text(session), no_wrap=True, overflow="crop"))
-    chart = loss_chart(session)
+    parts: list[RenderableType] = [header]
+    if snapshot.description:
+        parts += [Text(""), Text(_paragraph(snapshot.description))]
+    parts += [Text(""), runs_table(snapshot)]
+    if snapshot.probes:
+        parts += [Text(""), probes_table(snapshot)]
+    for view in snapshot.experiments:
+        parts += [Text(""), experiment_text(view, TEXT_WIDTH, glyphs=True, wrap=True)]
+    if snapshot.moments:
+        parts += [Text(""), Text("Moments", style="bold")]
+        for m in snapshot.moments:
+            parts.append(Text(_paragraph(f"epoch {m.epoch} ({m.trigger}): {m.caption}")))
+    parts += [Text(""), Text(clean(view_title(snapshot)), style="bold")]
+    parts.append(Text(boundary_text(snapshot), no_wrap=True, overflow="crop"))
+    chart = loss_chart(snapshot)
     if chart is not None:
         parts += [Text(""), Text(chart, no_wrap=True, overflow="crop")]
     if outcomes:

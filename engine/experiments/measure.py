@@ -1,15 +1,26 @@
-"""Every metric of a session at one moment, as flat dotted names -> float.
+"""Every metric of a session at one moment, and every experiment's view.
 
-This is what scenario expectations are checked against and what reports print. Metrics of an
-experiment exist only when the session runs that experiment.
+Metrics are flat dotted names -> float: what scenario expectations are checked against and
+what reports print. Each experiment's metrics are the figures of its ``ExperimentView``, so
+the panel, the summary and the checks read the same numbers. Metrics of an experiment exist
+only when the session runs that experiment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from engine.experiments import butterfly, ood, poison, precision, side_channel
 from engine.experiments.common import run_figures
-from engine.metrics import confidence, region_changed
-from engine.session import DIFF_GRID, Session
+from engine.experiments.view import ExperimentView
+from engine.metrics import confidence
+
+if TYPE_CHECKING:
+    from engine.session import Session
+    from engine.snapshot import RunView
+
+__all__ = ["METRICS", "base_metrics", "measure", "run_figures", "views"]
 
 METRICS: dict[str, str] = {
     "epoch": "epochs trained so far",
@@ -30,73 +41,46 @@ METRICS: dict[str, str] = {
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
+EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
+    "ood": ood.view,
+    "poison": poison.view,
+    "butterfly": butterfly.view,
+    "precision": precision.view,
+    "side_channel": side_channel.view,
+}
+"""Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 
-def measure(session: Session) -> dict[str, float]:
-    """Every metric of the session now, flat dotted names -> float.
 
-    Args:
-        session: The session, at whatever epoch it has reached.
+def views(session: Session) -> tuple[ExperimentView, ...]:
+    """The view of every experiment the session runs, in a fixed order."""
+    with session.lock:
+        ex = session.scenario.experiments
+        return tuple(view(session) for key, view in EXPERIMENTS.items() if getattr(ex, key))
 
-    Returns:
-        The metrics this session has (see ``METRICS``), in a stable order.
-    """
-    with session.lock:  # a worker thread may be training this session
+
+def base_metrics(session: Session, baseline: RunView | None = None) -> dict[str, float]:
+    """Epoch, the baseline's loss and accuracy, and the output at every probe."""
+    with session.lock:
         out: dict[str, float] = {"epoch": float(session.epoch)}
-        base = session.runs[0]
-        out.update(run_figures(base))
+        if baseline is None:
+            out.update(run_figures(session.baseline))
+        else:
+            out["train.loss"] = baseline.train_loss
+            out["train.accuracy"] = baseline.train_accuracy
+            out["test.loss"] = baseline.test_loss
+            out["test.accuracy"] = baseline.test_accuracy
         for i, probe in enumerate(session.scenario.probes):
             p = session.probe(*probe.point).reshape(1, -1)
             out[f"probe.{i}.output"] = float(p[0, -1])
             out[f"probe.{i}.confidence"] = float(confidence(p)[0])
             out[f"probe.{i}.class"] = float(p[0, 0] > 0.5 if p.shape[1] == 1 else p[0].argmax())
-        ex = session.scenario.experiments
-        data = session.data
-        if ex.ood is not None:
-            out.update(ood.measure_ood(base.network, data.x_train, ex.ood))
-        if ex.poison is not None and session.twins:
-            twin = session.twins[0].run
-            clean_acc, twin_acc = run_figures(base), run_figures(twin)
-            out["poison.flips"] = float(len(session.poisoned))
-            out["poison.test_accuracy_change"] = (
-                twin_acc["test.accuracy"] - clean_acc["test.accuracy"]
-            )
-            out["poison.region_changed"] = region_changed(
-                base.network, twin.network, session.extent, session.scenario.display.grid
-            )
-            for key, run in (("poison.flipped_fit", twin), ("poison.flipped_fit_clean", base)):
-                out[key] = poison.flipped_fit(
-                    run.network, data.x_train, data.y_train, session.poisoned, data.n_classes
-                )
-        if ex.butterfly is not None and session.twins:
-            out.update(_butterfly(session))
-        if ex.precision is not None:
-            out.update(precision.measure_precision(session.runs))
-        if ex.side_channel is not None:
-            out.update(
-                side_channel.measure_side_channel(
-                    session.active_unit_counts(),
-                    data.y_train,
-                    data.n_classes,
-                    ex.side_channel.seed,
-                )
-            )
         return out
 
 
-def _butterfly(session: Session) -> dict[str, float]:
-    twin = session.twins[0]
-    base = session.runs[0]
-    dw = abs(twin.run.network.flat_params.astype(float) - base.network.flat_params.astype(float))
-    if twin.disagreement:
-        loss_difference, disagreement = twin.loss_difference[-1], twin.disagreement[-1]
-    else:  # before the first epoch: measure the freshly built pair directly
-        a, b = run_figures(base), run_figures(twin.run)
-        loss_difference = abs(a["train.loss"] - b["train.loss"])
-        disagreement = region_changed(base.network, twin.run.network, session.extent, DIFF_GRID)
-    return {
-        "butterfly.max_abs_dw": float(dw.max(initial=0.0)),
-        "butterfly.loss_difference": float(loss_difference),
-        "butterfly.disagreement": float(disagreement),
-        "butterfly.peak_disagreement": float(max(twin.disagreement, default=disagreement)),
-        "butterfly.first_divergence_epoch": float(butterfly.first_divergence(twin.max_abs_dw)),
-    }
+def measure(session: Session) -> dict[str, float]:
+    """Every metric of the session now, flat dotted names -> float (see ``METRICS``)."""
+    with session.lock:
+        out = base_metrics(session)
+        for view in views(session):
+            out.update(view.metrics())
+        return out

@@ -9,10 +9,17 @@ against an attacker who always guesses the majority class.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 
+from engine.experiments.view import ExperimentView, Figure, percent
+from engine.metrics import active_unit_counts
 from engine.run import Labels
+
+if TYPE_CHECKING:
+    from engine.session import Session
 
 METRICS = {
     "side_channel.mean_active.<c>": "mean number of active hidden units over training inputs "
@@ -73,3 +80,82 @@ def measure_side_channel(
     out["side_channel.baseline_accuracy"] = baseline
     out["side_channel.advantage"] = attacker - baseline
     return out
+
+
+def histogram(
+    counts: npt.NDArray[np.int64], y: Labels, n_classes: int
+) -> dict[int, tuple[int, ...]]:
+    """histogram[c][k] = inputs of class c with exactly k active hidden units."""
+    width = max(int(counts.max(initial=0)) + 1, 1)
+    return {
+        c: tuple(int(v) for v in np.bincount(counts[y == c], minlength=width))
+        for c in range(n_classes)
+    }
+
+
+def view(session: Session) -> ExperimentView:
+    """The side-channel panel: active-unit counts per class, and what they give away."""
+    config = session.scenario.experiments.side_channel
+    assert config is not None
+    data = session.data
+    counts = active_unit_counts(session.baseline.network, data.x_train)
+    metrics = measure_side_channel(counts, data.y_train, data.n_classes, config.seed)
+    figures = [
+        Figure(
+            f"side_channel.mean_active.{c}",
+            f"class {c} mean active",
+            metrics[f"side_channel.mean_active.{c}"],
+            f"{metrics[f'side_channel.mean_active.{c}']:.2f} units",
+            f"hidden units that fire, on average, for a training input of class {c}",
+        )
+        for c in range(data.n_classes)
+        if f"side_channel.mean_active.{c}" in metrics
+    ]
+    attacker = metrics["side_channel.attacker_accuracy"]
+    guess = metrics["side_channel.baseline_accuracy"]
+    figures += [
+        Figure(
+            "side_channel.more_active_class",
+            "busier class",
+            metrics["side_channel.more_active_class"],
+            f"class {metrics['side_channel.more_active_class']:.0f}",
+            "the class whose inputs switch on more hidden units",
+            shown=False,
+        ),
+        Figure(
+            "side_channel.attacker_accuracy",
+            "attacker",
+            attacker,
+            percent(attacker),
+            "held-out accuracy of naming the class from the count of active units alone",
+        ),
+        Figure(
+            "side_channel.baseline_accuracy",
+            "majority guess",
+            guess,
+            percent(guess),
+            "held-out accuracy of always guessing the commoner class",
+        ),
+        Figure(
+            "side_channel.advantage",
+            "advantage",
+            metrics["side_channel.advantage"],
+            f"{metrics['side_channel.advantage'] * 100:+.1f} points",
+            "what the count is worth to the attacker over guessing",
+        ),
+    ]
+    return ExperimentView(
+        name="side_channel",
+        title="Side channel: active units",
+        headline=(
+            f"the active-unit count names the class {percent(attacker)} of the time "
+            f"(majority guess {percent(guess)})"
+        ),
+        figures=tuple(figures),
+        histogram=histogram(counts, data.y_train, data.n_classes),
+        notes=(
+            "The attacker sees only how many hidden ReLUs fire per input; it learns which "
+            "count goes with which class on one half of the training inputs and is scored on "
+            "the other half.",
+        ),
+    )

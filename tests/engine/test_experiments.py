@@ -114,7 +114,7 @@ def test_targeted_poison_flips_exactly_the_nearest_points_of_the_class() -> None
     x, y = s.data.x_train, s.data.y_train
     members = [i for i in range(len(y)) if y[i] == 0]
     nearest = sorted(members, key=lambda i: math.dist(x[i], (0.5, 0.5)))[:4]
-    assert sorted(s.poisoned.tolist()) == sorted(nearest)
+    assert sorted(s.flipped.tolist()) == sorted(nearest)
     m = measure(s)
     assert m["poison.flips"] == 4.0
     # Before any training both runs have the same weights: nothing differs yet.
@@ -150,7 +150,7 @@ def test_butterfly_with_a_zero_nudge_never_diverges() -> None:
     assert m["butterfly.loss_difference"] == 0.0
     assert m["butterfly.disagreement"] == 0.0
     assert m["butterfly.first_divergence_epoch"] == -1.0
-    assert s.twins[0].max_abs_dw == [0.0] * 20
+    assert s.drift(0).max_abs_dw.tolist() == [0.0] * 20
 
 
 def test_butterfly_nudge_is_visible_before_training() -> None:
@@ -163,7 +163,7 @@ def test_butterfly_nudge_is_visible_before_training() -> None:
 def test_butterfly_first_divergence_is_the_first_epoch_over_a_millionth() -> None:
     s = session("\n[experiments.butterfly]\nepsilon = 0.01\n")
     s.step(5)
-    first = next(i + 1 for i, d in enumerate(s.twins[0].max_abs_dw) if d > 1e-6)
+    first = next(i + 1 for i, d in enumerate(s.drift(0).max_abs_dw) if d > 1e-6)
     assert measure(s)["butterfly.first_divergence_epoch"] == first == 1
 
 

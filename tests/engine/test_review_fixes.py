@@ -36,7 +36,10 @@ def test_butterfly_column_beyond_softmax_classes_is_an_error_not_a_crash() -> No
         "[experiments.butterfly]\nlayer = 1\ncol = 7\n"
     )
     (line,) = errors(text)
-    assert "experiments.butterfly.col: no such neuron in layer 1 (got 7, expected 0..1)" in line
+    assert (
+        "experiments.butterfly: no weight (0, 7) in layer 1 (expected row 0..9 and col 0..1)"
+        in line
+    )
 
 
 def test_too_many_classes_and_sigmoid_with_three_classes(tmp_path: Path) -> None:

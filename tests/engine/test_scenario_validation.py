@@ -45,7 +45,7 @@ def only_error(name: str) -> str:
         ("bad_enum.toml", "model.activation: not an allowed value (got 'rellu', expected"),
         ("csv_without_path.toml", "data: kind 'csv' needs `path`"),
         ("bad_metric.toml", "expect[0].metric: metric names are dotted lowercase words"),
-        ("poison_too_many.toml", "experiments.poison.k: more flips than points (got 11"),
+        ("poison_too_many.toml", "experiments.poison.k: more flips than training points (got 11"),
         ("two_twins.toml", "experiments: at most one of poison, butterfly, precision"),
         ("loss_mismatch.toml", "training.loss: binary_cross_entropy needs a sigmoid output"),
     ],
@@ -63,7 +63,10 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path: Path
     path = tmp_path / "stranger.toml"
     path.write_text("[display]\nzzzzzz = 1\n")
     (error,) = errors_of(path)
-    assert "display.zzzzzz: unknown key (expected one of x_range, y_range, grid)" in error
+    assert (
+        "display.zzzzzz: unknown key (expected one of x_range, y_range, grid, view, compare, speed)"
+        in error
+    )
 
 
 def test_toml_syntax_error_names_line_and_column() -> None:
@@ -142,12 +145,15 @@ def test_butterfly_layer_outside_the_model() -> None:
 
 def test_butterfly_weight_outside_the_layer() -> None:
     error = only_error("butterfly_weight.toml")
-    assert "experiments.butterfly: no weight (2, 0) in layer 0 of shape (2, 4)" in error
+    assert (
+        "experiments.butterfly: no weight (2, 0) in layer 0 (expected row 0..1 and col 0..3)"
+        in error
+    )
 
 
 def test_poison_indices_out_of_range() -> None:
     error = only_error("poison_indices.toml")
-    assert "experiments.poison.indices: out of range (got 20, expected 0..19)" in error
+    assert "experiments.poison.indices: not a training point (got 20, expected 0..15)" in error
 
 
 def test_missing_csv_names_the_csv_file_resolved_next_to_the_scenario() -> None:

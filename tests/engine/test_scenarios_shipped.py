@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.experiments.expectations import Outcome, checkpoints, evaluate
-from engine.experiments.measure import measure
+from engine import runner
+from engine.experiments.expectations import Outcome
 from engine.scenario import load_scenario
 from engine.session import Session
 
@@ -52,15 +52,13 @@ def test_scenario_is_presentable(path: Path) -> None:
 
 def run_expectations(path: Path) -> list[Outcome]:
     """Train the scenario headless, checking its expectations at each checkpoint and the end."""
-    scenario = load_scenario(path)
-    session = Session(scenario)
-    outcomes: list[Outcome] = []
-    for epoch in checkpoints(scenario):
-        session.step(epoch - session.epoch)
-        outcomes += evaluate(scenario.expect, measure(session), epoch)
-    session.step(scenario.training.epochs - session.epoch)
-    outcomes += evaluate(scenario.expect, measure(session), None)
+    session = Session(load_scenario(path))
+    outcomes = runner.train(session).outcomes
     assert session.blowup is None
+    assert session.epoch == session.scenario.training.epochs  # moments did not stop it
+    reached = [moment for _, moment in session.moments]
+    assert reached == sorted(reached, key=session.scenario.moments.index)
+    assert len(reached) == len(session.scenario.moments), "every moment is reached"
     return outcomes
 
 

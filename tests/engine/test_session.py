@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from engine.io import WeightFileError, sha256_file
+from engine.metrics import Extent
 from engine.scenario import parse_scenario
-from engine.session import Session, choose_flips
+from engine.session import Session
+from engine.twins import choose_flips
 
 BASE = """
 [data]
@@ -42,13 +44,14 @@ def test_butterfly_twin_differs_by_exactly_the_nudge_at_start() -> None:
     assert delta[3, 0] == pytest.approx(1e-3, rel=1e-9)
     assert np.count_nonzero(delta) == 1
     s.step(3)
-    assert len(s.twins[0].max_abs_dw) == 3 and s.twins[0].max_abs_dw[0] > 0
+    drift = s.drift(0)
+    assert len(drift.max_abs_dw) == 3 and drift.max_abs_dw[0] > 0
 
 
 def test_zero_nudge_twin_stays_bit_identical() -> None:
     s = session("[experiments.butterfly]\nepsilon = 0.0\n")
     s.step(40)
-    assert s.twins[0].max_abs_dw == [0.0] * 40
+    assert s.drift(0).max_abs_dw.tolist() == [0.0] * 40
     assert s.runs[0].weights_sha256() == s.runs[1].weights_sha256()
 
 
@@ -96,14 +99,15 @@ def test_precision_runs_share_initial_weights_in_their_own_dtypes() -> None:
     assert np.array_equal(s.runs[2].network.layers[0].weight, w64.astype(np.float16))
 
 
-def test_snapshot_is_a_copy_with_grid_and_histogram() -> None:
+def test_snapshot_is_a_copy_with_grid_and_history() -> None:
     s = session()
     s.step(10)
     snap = s.snapshot(grid=(12, 8))
     grid = snap.baseline.grid
     assert grid is not None and grid.output.shape == (8, 12)
     assert grid.hidden[0].shape == (10, 8, 12)
-    assert sum(sum(h) for h in snap.active_units.values()) == len(s.data.y_train)
+    assert snap.baseline.history.epochs.tolist() == list(range(1, 11))
+    assert snap.baseline.history.train_loss.tolist() == s.baseline.history.train_loss
     before = snap.baseline.layers[0].weight.copy()
     s.step(5)
     assert np.array_equal(snap.baseline.layers[0].weight, before)  # not a live view
@@ -113,9 +117,12 @@ def test_snapshot_is_a_copy_with_grid_and_histogram() -> None:
 def test_probe_matches_the_grid() -> None:
     s = session()
     s.step(5)
-    out = s.probe(0.25, -0.5)
-    net = s.baseline.network
-    assert out[0] == net.predict(np.array([[0.25, -0.5]]))[0, 0]
+    extent = Extent(-2.0, 2.0, -2.0, 2.0)
+    grid = s.snapshot(grid=(8, 8), extent=extent).baseline.grid
+    assert grid is not None
+    # Cell (row 2, col 5) of an 8 x 8 grid over [-2, 2]^2 has its centre at (0.75, 0.75).
+    assert s.probe(0.75, 0.75)[0] == grid.output[2, 5]
+    assert s.probe(0.75, 0.70)[0] != grid.output[2, 5]
 
 
 def test_blowup_pauses_training() -> None:

@@ -12,11 +12,11 @@ from textual.pilot import Pilot
 from engine.session import Session
 from tui_nn.app import TuiNN, choose_color_mode, set_color_system
 from tui_nn.catalog import shipped_dir
+from tui_nn.readouts import format_probe
 from tui_nn.screens.main import BLOCK, MainScreen
-from tui_nn.screens.readouts import format_probe
-from tui_nn.screens.training import SPEEDS
+from tui_nn.training import SPEEDS
 from tui_nn.widgets.boundary_map import ZOOMS, BoundaryMap
-from tui_nn.widgets.status_line import StatusLine
+from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 MOONS = shipped_dir() / "moons.toml"
 
@@ -72,24 +72,24 @@ def map_text(boundary: BoundaryMap) -> str:
 
 
 async def test_space_starts_and_stops_the_worker() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         await pilot.press("space")
         assert screen.running
         await wait_for(pilot, lambda: screen.session.epoch > 0)
-        assert "running" in app.query_one(StatusLine).plain
+        assert "running" in app.query_one(TitleBar).plain
         await pilot.press("space")
         await app.workers.wait_for_complete()
         assert not screen.running
         stopped_at = screen.session.epoch
         await pilot.pause(0.05)
         assert screen.session.epoch == stopped_at
-        assert "paused" in app.query_one(StatusLine).plain
+        assert "paused" in app.query_one(TitleBar).plain
 
 
 async def test_n_steps_one_epoch_and_shift_n_a_block() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         session = trainer(app).session
         await pilot.press("n")
@@ -99,11 +99,11 @@ async def test_n_steps_one_epoch_and_shift_n_a_block() -> None:
         await pilot.press("N")
         assert session.epoch == 2 + BLOCK
         await pilot.pause()
-        assert f"ep {2 + BLOCK}" in app.query_one(StatusLine).plain
+        assert f"epoch {2 + BLOCK}/" in app.query_one(TitleBar).plain
 
 
 async def test_plus_and_minus_change_epochs_per_frame() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         start = screen.epochs_per_frame
@@ -111,31 +111,32 @@ async def test_plus_and_minus_change_epochs_per_frame() -> None:
         assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) + 1]
         await pilot.press("minus", "minus")
         assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) - 1]
-        assert f" {screen.epochs_per_frame} ep/frame" in app.query_one(StatusLine).plain
+        assert f"ep/frame {screen.epochs_per_frame}" in app.query_one(StatusLine).plain
         for _ in SPEEDS:
             await pilot.press("minus")
         assert screen.epochs_per_frame == SPEEDS[0]
 
 
-@pytest.mark.parametrize(
-    ("width", "unit", "gap"),
-    [(80, "ep/frame", "  "), (120, "epochs/frame", "   ")],
-    ids=["compact", "wide"],
-)
-async def test_status_line_sets_its_items_apart(width: int, unit: str, gap: str) -> None:
-    app = TuiNN(Session.from_file(MOONS))
+@pytest.mark.parametrize("width", [80, 120, 200])
+async def test_status_line_never_wraps_and_keeps_the_loss(width: int) -> None:
+    app = TuiNN(Session.from_file(shipped_dir() / "moons-poison.toml"), story=False)
     async with app.run_test(size=(width, 30)) as pilot:
-        await pilot.press("plus")
+        await pilot.press("N", "plus")
         await pilot.pause()
-        speed = trainer(app).epochs_per_frame
-        second = app.query_one(StatusLine).plain.splitlines()[1]
-        assert second.startswith(f"‖ paused{gap}{speed:,} {unit}{gap}— ep/s{gap}probe (")
-        on_screen = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-        assert f"paused{gap}{speed:,} {unit}" in on_screen
+        status = app.query_one(StatusLine)
+        line = status.plain
+        assert "\n" not in line and len(line) <= width - 2
+        assert line.startswith("poisoned (5 flips)  loss ")
+        assert "probe (" in line  # the probe reading survives down to 80 columns
+        if width >= 120:
+            assert "ep/frame" in line and "lr 0.5" in line
+        on_screen = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert on_screen[1].strip() == line.strip()
+        assert "‖ paused" in on_screen[0] and "epoch 100/3,000" in on_screen[0]
 
 
 async def test_r_resets_to_the_initial_weights() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         session = trainer(app).session
         initial = session.baseline.weights_sha256()
@@ -147,7 +148,7 @@ async def test_r_resets_to_the_initial_weights() -> None:
 
 
 async def test_r_while_running_stops_training_first() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         await pilot.press("space")
@@ -168,10 +169,10 @@ async def test_r_while_running_stops_training_first() -> None:
     ],
 )
 async def test_probe_moves_and_reads_the_exact_output(keys, dx, dy) -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
-        await pilot.press("N")
+        await pilot.press("N", "right", "left")  # onto a cell centre
         x0, y0 = screen.boundary.probe
         e = screen.boundary.extent
         w, h = screen.boundary.size
@@ -185,7 +186,7 @@ async def test_probe_moves_and_reads_the_exact_output(keys, dx, dy) -> None:
 
 
 async def test_probe_stays_inside_the_map() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         for _ in range(60):
@@ -195,12 +196,15 @@ async def test_probe_stays_inside_the_map() -> None:
         assert "╋" in text
 
 
-async def test_z_zooms_out_and_back() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+async def test_z_zooms_out_and_back_and_keeps_the_probe() -> None:
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         base = screen.boundary.extent
+        await pilot.press("right", "up")
+        probe = screen.boundary.probe
         await pilot.press("z")
+        assert screen.boundary.probe == probe
         wide = screen.boundary.extent
         assert wide == base.scaled(ZOOMS[1])
         assert screen.snapshot is not None
@@ -209,10 +213,11 @@ async def test_z_zooms_out_and_back() -> None:
         for _ in ZOOMS[1:]:
             await pilot.press("z")
         assert screen.boundary.extent == base
+        assert screen.boundary.probe == probe
 
 
 async def test_a_toggles_ascii_mode() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         await pilot.press("N")
@@ -226,7 +231,7 @@ async def test_a_toggles_ascii_mode() -> None:
 
 
 async def test_glyph_mode_from_the_start() -> None:
-    app = TuiNN(Session.from_file(MOONS), glyphs=True)
+    app = TuiNN(Session.from_file(MOONS), glyphs=True, story=False)
     async with app.run_test(size=(80, 24)):
         assert "▀" not in map_text(trainer(app).boundary)
 
@@ -241,67 +246,48 @@ def test_color_option() -> None:
 def test_color_system_reaches_textual(mode, rich_name, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "COLOR_SYSTEM", constants.COLOR_SYSTEM)
     set_color_system(mode)
-    assert TuiNN(Session.from_file(MOONS)).console.color_system == rich_name
+    assert TuiNN(Session.from_file(MOONS), story=False).console.color_system == rich_name
 
 
 def test_color_none_greys_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "")
     set_color_system("none")
-    assert TuiNN(Session.from_file(MOONS)).no_color
+    assert TuiNN(Session.from_file(MOONS), story=False).no_color
 
 
-async def test_t_shows_the_twin_panel(tmp_path: Path) -> None:
-    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)))
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = trainer(app)
-        twins = app.query_one("#twins")
-        assert not twins.display
-        await pilot.press("t")
-        assert screen.active_pane == "twins"
-        assert twins.display
-        assert not app.query_one("#boundary").display
-
-
-async def test_twin_panel_is_part_of_the_wide_layout(tmp_path: Path) -> None:
-    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)))
+async def test_t_cycles_the_map_through_every_run_and_the_difference(tmp_path: Path) -> None:
+    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)), story=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("n")
-        for pane in ("boundary", "architecture", "neurons", "twins"):
-            assert app.query_one(f"#{pane}").display, pane
+        screen = trainer(app)
+        await pilot.press("N")
+        pane = app.query_one("#boundary")
+        assert screen.boundary.view.runs == (0,) and pane.border_title == "Map: baseline"
         await pilot.press("t")
-        assert app.query_one("#twins").twin_index == 0
-
-
-@pytest.mark.parametrize("size", [(120, 40), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("name", ["moons-butterfly", "moons-poison", "moons-float16"])
-async def test_twin_drift_rows_fit_in_the_wide_layout(name: str, size: tuple[int, int]) -> None:
-    app = TuiNN(Session.from_file(shipped_dir() / f"{name}.toml"))
-    async with app.run_test(size=size) as pilot:
-        await pilot.press("n")
-        await pilot.pause()
-        twins = app.query_one("#twins")
-        inside = twins.content_region
-        lines = [strip.text for strip in app.screen._compositor.render_strips()]
-        shown = "\n".join(line[inside.x : inside.right] for line in lines[inside.y : inside.bottom])
-        for row in ("dw", "loss", "disagree"):
-            region = app.query_one(f"#twin-{row}-label").region
-            assert region.height == 1
-            assert inside.contains_region(region), row
-        for words in ("max|dW|", "Δloss", "disagree"):
-            assert words in shown
-        assert app.query_one("#twin-map-twin").region.height >= 3
+        assert screen.boundary.view.runs == (1,)
+        assert pane.border_title == "Map: nudged +1e-14"
+        assert screen.snapshot is not None and screen.snapshot.runs[1].grid is not None
+        await pilot.press("t")
+        assert screen.boundary.view.difference
+        assert pane.border_title == "Map: where baseline and nudged +1e-14 disagree"
+        raster = screen.boundary.raster
+        assert raster is not None and raster.disagree is not None
+        assert "the runs disagree" in app.query_one("#map-legend").plain
+        await pilot.press("t")
+        assert screen.boundary.view.runs == (0,)
+        await pilot.press("T")
+        assert screen.boundary.view.difference
 
 
 async def test_t_without_twins_says_so() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("t")
-        assert trainer(app).active_pane == "boundary"
-        assert any("no twin" in n.message for n in app._notifications)
+        assert trainer(app).boundary.view.runs == (0,)
+        assert any("one run" in n.message for n in app._notifications)
 
 
 async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:
-    app = TuiNN(Session.from_file(write(tmp_path, "nan.toml", NAN_SCENARIO)))
+    app = TuiNN(Session.from_file(write(tmp_path, "nan.toml", NAN_SCENARIO)), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         await pilot.press("space")
@@ -310,7 +296,9 @@ async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:
         assert not screen.running
         assert "NaN/inf in layer" in screen.blowup_message
         assert "learning rate 50" in screen.blowup_message
-        assert "NaN/inf" in app.query_one(StatusLine).plain
+        caption = app.query_one("#caption")
+        assert caption.display and caption.kind == "error"
+        assert "NaN/inf" in caption.caption
         # the app keeps working: a step does nothing more, a reset clears the message
         await pilot.press("n", "space")
         assert not screen.running
@@ -320,7 +308,7 @@ async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:
 
 
 async def test_q_quits_while_running() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
         await pilot.press("space")
@@ -333,7 +321,7 @@ async def test_q_quits_while_running() -> None:
 
 @pytest.mark.parametrize("size", [(30, 10), (1, 1), (39, 40), (120, 11)])
 async def test_tiny_terminal_asks_for_room(size: tuple[int, int]) -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=size) as pilot:
         await pilot.press("n", "z", "a", "right")
         message = app.query_one("#too-small")
@@ -343,12 +331,12 @@ async def test_tiny_terminal_asks_for_room(size: tuple[int, int]) -> None:
 
 
 async def test_layout_narrow_has_tabs_with_the_boundary_first() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.query_one("#tabs").display
         assert app.query_one("#boundary").display
         assert app.query_one(StatusLine).display
-        for pane in ("architecture", "loss", "neurons", "twins"):
+        for pane in ("experiment", "architecture", "loss", "neurons"):
             assert not app.query_one(f"#{pane}").display
         await pilot.press("3")
         assert app.query_one("#loss").display
@@ -356,14 +344,14 @@ async def test_layout_narrow_has_tabs_with_the_boundary_first() -> None:
 
 
 async def test_layout_wide_shows_every_panel() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         assert not app.query_one("#tabs").display
         for pane in ("boundary", "architecture", "loss", "neurons"):
             widget = app.query_one(f"#{pane}")
             assert widget.display and widget.size.area > 0, pane
-        assert not app.query_one("#twins").display
+        assert not app.query_one("#experiment").display  # moons runs no experiment
         boundary = trainer(app).boundary
         w, h = boundary.size
         assert boundary.grid_size() == (w, 2 * h)
@@ -371,7 +359,7 @@ async def test_layout_wide_shows_every_panel() -> None:
 
 
 async def test_resizing_between_layouts() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
@@ -389,10 +377,12 @@ async def test_resizing_between_layouts() -> None:
 async def test_no_color_draws_every_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Textual's monochrome filter (NO_COLOR) fails on any segment without a style
     monkeypatch.setenv("NO_COLOR", "1")
-    app = TuiNN(Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)), glyphs=True)
+    app = TuiNN(
+        Session.from_file(write(tmp_path, "twin.toml", TWIN_SCENARIO)), glyphs=True, story=False
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.no_color
-        await pilot.press("n", "a", "n", "t", "z")
+        await pilot.press("n", "a", "n", "t", "t", "z")
         await pilot.resize_terminal(80, 24)
         await pilot.press("1", "2", "3", "4", "5")
         await pilot.pause()

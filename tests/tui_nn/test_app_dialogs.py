@@ -39,7 +39,7 @@ learning_rate = -1
 
 async def test_s_saves_weights_that_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("N", "s")
         assert isinstance(app.screen, SaveDialog)
@@ -57,7 +57,7 @@ async def test_s_saves_weights_that_load(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 async def test_s_to_an_impossible_path_shows_an_error(tmp_path: Path) -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         field = app.screen.query_one(Input)
@@ -72,7 +72,7 @@ async def test_s_to_an_impossible_path_shows_an_error(tmp_path: Path) -> None:
 
 async def test_s_then_escape_saves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s", "escape")
         assert isinstance(app.screen, MainScreen)
@@ -92,7 +92,7 @@ async def choose(pilot, app: TuiNN, path: Path) -> None:
 async def test_o_opens_a_good_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "small.toml").write_text(GOOD)
     monkeypatch.chdir(tmp_path)
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("space")
         await choose(pilot, app, tmp_path / "small.toml")
@@ -110,7 +110,7 @@ async def test_o_bad_scenario_shows_errors_and_keeps_the_run(
 ) -> None:
     (tmp_path / "bad.toml").write_text(BAD)
     monkeypatch.chdir(tmp_path)
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("N")
         session = app.trainer.session
@@ -128,7 +128,7 @@ async def test_picker_lists_descriptions_and_escape_cancels(
 ) -> None:
     (tmp_path / "bad.toml").write_text(BAD)
     monkeypatch.chdir(tmp_path)
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
         options = app.screen.query_one(OptionList)
@@ -141,45 +141,52 @@ async def test_picker_lists_descriptions_and_escape_cancels(
 
 
 async def test_help_opens_and_closes() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         described = dict((d, k) for k, d in app.screen.keys)
-        assert described["Train one epoch (pauses a run first)"] == "n"
+        assert described["Train one epoch"] == "n"
         assert described["Move the probe left"] == "← h"
+        assert described["Jump the probe to the scenario's next probe point"] == "p"
+        # every row is a binding's own tooltip: the help has no text of its own
+        tooltips = {b.tooltip for b in MainScreen.BINDINGS if getattr(b, "tooltip", "")}
+        textuals = {"Quit the app and return to the command prompt.", "Open the command palette"}
+        assert set(described) - textuals <= tooltips
         assert "Focus Next" not in described
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
 
 async def test_help_shows_remapped_keys() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         app.update_keymap({"trainer.step": "m"})
         await pilot.press("m")
         assert app.trainer.session.epoch == 1
         await pilot.press("question_mark")
         described = dict((d, k) for k, d in app.screen.keys)
-        assert described["Train one epoch (pauses a run first)"] == "m"
+        assert described["Train one epoch"] == "m"
 
 
 async def test_c_shows_the_loss_chart_live() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("N", "c")
         assert isinstance(app.screen, LossChartScreen)
         chart = app.screen.chart
-        assert chart._run is not None and chart._run.epoch == 100
+        assert chart.curves and len(chart.curves[-1].y) == 100
         app.trainer.session.step(5)
         app.trainer.redraw()
-        assert chart._run.epoch == 105
+        assert len(chart.curves[-1].y) == 105
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
 
 async def test_command_palette_offers_the_trainer_commands() -> None:
-    app = TuiNN(Session.from_file(MOONS))
+    app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)):
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Run", "Step", "Reset", "Open", "Save", "Help"} <= titles
+        assert {"Run", "Step", "Reset", "Open", "Save", "Help", "Zoom", "Chart", "Go to"} <= titles
+        assert sum("quit" in t.lower() for t in titles) == 1  # Textual's own, once
+        assert "Probe left" not in titles  # moving the probe is for keys, not the palette

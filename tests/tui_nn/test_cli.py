@@ -191,10 +191,7 @@ def test_json_report_fields_and_types(tiny: Path, tmp_path: Path) -> None:
     (probe,) = report["probes"]
     assert probe["label"] == "middle" and probe["point"] == [0.5, 0.25]
     assert isinstance(probe["output"], float)
-    assert set(report["active_units"]) == {"0", "1"}
-    for entry in report["active_units"].values():
-        assert isinstance(entry["mean"], float) and 0 <= entry["mean"] <= 4
-        assert sum(entry["histogram"]) > 0
+    assert report["experiments"] == {}
     assert report["twins"] == []
     assert report["metrics"]["epoch"] == 30.0
     assert report["metrics"]["train.loss"] == report["train"]["loss"]
@@ -215,8 +212,14 @@ def test_json_report_of_twins(tmp_path: Path) -> None:
     assert twin["max_abs_dw"] > 0
     assert len(twin["per_epoch"]["max_abs_dw"]) == 8
     assert twin["max_abs_dw"] == twin["per_epoch"]["max_abs_dw"][-1]
-    for key in ("loss_difference", "disagreement"):
-        assert isinstance(twin[key], float) and len(twin["per_epoch"][key]) == 8
+    assert (
+        isinstance(twin["loss_difference"], float)
+        and len(twin["per_epoch"]["loss_difference"]) == 8
+    )
+    assert twin["disagreement"]["epochs"] == list(range(1, 9))  # 8 epochs: sampled every epoch
+    figures = read_json(report_path)["experiments"]["butterfly"]["figures"]
+    assert figures["butterfly.max_abs_dw"]["value"] == twin["max_abs_dw"]
+    assert figures["butterfly.max_abs_dw"]["meaning"]
 
 
 def test_softmax_predictions_are_lists(tmp_path: Path) -> None:
@@ -233,7 +236,6 @@ def test_softmax_predictions_are_lists(tmp_path: Path) -> None:
     report = read_json(report_path)
     assert all(len(row) == 3 and abs(sum(row) - 1) < 1e-9 for row in report["predictions"])
     assert len(report["probes"][0]["output"]) == 3
-    assert set(report["active_units"]) == {"0", "1", "2"}
 
 
 def test_blowup_is_reported_as_null_free_json_and_fails_check(

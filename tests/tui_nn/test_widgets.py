@@ -6,20 +6,25 @@ import math
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Sparkline
 
+from engine.experiments.measure import measure
 from engine.scenario import parse_scenario
 from engine.session import Session
 from engine.snapshot import Snapshot
+from tui_nn.plane import ASCII_CLASS_GLYPHS
+from tui_nn.story import histogram_text
 from tui_nn.widgets.architecture_view import ArchitectureView, architecture_text
-from tui_nn.widgets.loss_panel import LossChart, LossPanel, downsample, thin
-from tui_nn.widgets.neuron_maps import ActiveUnitBars, NeuronMaps, NeuronThumbnails, plan
-from tui_nn.widgets.palette import ASCII_ACTIVATION_GLYPHS, ASCII_CLASS_GLYPHS
-from tui_nn.widgets.twin_panel import NO_TWIN_HINT, PlaneView, TwinPanel
+from tui_nn.widgets.boundary_map import BoundaryMap
+from tui_nn.widgets.curve_plot import CurvePlot, trace
+from tui_nn.widgets.experiment_panel import NO_EXPERIMENT, ExperimentPanel
+from tui_nn.widgets.loss_panel import LossChart, LossPanel, epoch_ticks, thin
+from tui_nn.widgets.neuron_maps import NeuronMaps, plan
+from tui_nn.widgets.palette import ASCII_ACTIVATION_GLYPHS
 
 GRID = (40, 30)
 
@@ -160,42 +165,63 @@ async def test_architecture_glyph_mode_is_ascii_and_shows_signs() -> None:
 # LossPanel and LossChart
 
 
-def test_downsample_averages_buckets_and_keeps_short_series() -> None:
-    assert downsample([1.0, 2.0], 5) == (1.0, 2.0)
-    assert downsample([float(v) for v in range(10)], 3) == (1.0, 4.0, 7.5)
-    assert downsample([1.0, 2.0, 3.0], 0) == (2.0,)
-
-
 def test_thin_keeps_first_and_last_epoch() -> None:
-    epochs, values = thin([float(v) for v in range(1200)], 500)
+    x = np.arange(1, 1201, dtype=np.float64)
+    epochs, values = thin(x, x - 1, 500)
     assert len(epochs) <= 500
     assert (epochs[0], epochs[-1]) == (1, 1200)
     assert values[-1] == 1199.0
 
 
-async def test_loss_panel_sparklines_hold_the_downsampled_history() -> None:
-    s = session(epochs=90)
+def test_epoch_ticks_are_whole_numbers() -> None:
+    assert epoch_ticks(26965) == [0, 10000, 20000]
+    assert epoch_ticks(600) == [0, 200, 400, 600]
+    assert all(isinstance(t, int) for t in epoch_ticks(7))
+
+
+def test_curve_trace_keeps_every_column_joined_and_spikes() -> None:
+    x = np.arange(1, 101, dtype=np.float64)
+    y = np.full(100, 1.0)
+    y[50] = 100.0  # one spike must survive thinning 100 epochs into 20 columns
+    dots, (low, high) = trace([curve(x, y)], 20, 10, log=True)
+    assert (low, high) == (0.0, 2.0)
+    columns = dots[0].any(axis=0)
+    assert columns.all()  # a dot in every column: the curve has no gaps
+    assert dots[0][0].any() and dots[0][-1].any()  # the spike's top and the floor
+
+
+def curve(x: np.ndarray, y: np.ndarray) -> object:
+    from rich.color import Color
+
+    from tui_nn.widgets.curve_plot import Curve
+
+    return Curve("c", x, y, Color.parse("red"))
+
+
+async def test_loss_panel_draws_every_runs_curve_in_the_charts_colours() -> None:
+    s = session(extra=BUTTERFLY, epochs=90)
     snap = s.snapshot()
     panel = LossPanel()
     app = Host(panel)
-    async with app.run_test(size=(40, 10)) as pilot:
+    async with app.run_test(size=(60, 12)) as pilot:
         panel.show(snap)
         await settle(pilot)
-        train = panel.query_one("#loss-train-spark", Sparkline)
-        test = panel.query_one("#loss-test-spark", Sparkline)
-        assert train.size.width < 90
-        run = snap.baseline
-        assert train.data == downsample(run.loss_history, train.size.width)
-        assert test.data == downsample(run.test_loss_history, test.size.width)
+        plot = panel.query_one(CurvePlot)
+        labels = [c.label for c in plot.curves]
+        assert labels == ["baseline test", "nudged +1e-14", "baseline"]
+        assert np.array_equal(plot.curves[-1].y, snap.baseline.history.train_loss)
         text = "\n".join(screen_lines(app, panel))
-        assert f"{run.train_loss:.4g}" in text
-        assert f"{run.test_accuracy:5.1%}".strip() in text
-        await pilot.resize_terminal(120, 10)
-        await settle(pilot)
-        assert train.data == tuple(run.loss_history)
+        assert "━ baseline" in text and "nudged +1e-14" in text
+        assert any(0x2800 < ord(ch) <= 0x28FF for ch in text)  # braille curves
+        chart = LossChart()
+        await app.mount(chart)
+        chart.show(snap)
+        assert [(c.label, c.colour) for c in chart.curves] == [
+            (c.label, c.colour) for c in plot.curves
+        ]
 
 
-async def test_loss_chart_plots_both_series() -> None:
+async def test_loss_chart_plots_every_series() -> None:
     snap = session(epochs=30).snapshot()
     chart = LossChart()
     app = Host(chart)
@@ -212,7 +238,7 @@ async def test_loss_chart_plots_both_series() -> None:
 
 
 def thumbnail_strips(maps: NeuronMaps) -> list[list[tuple[str, object]]]:
-    thumbs = maps.thumbnails
+    thumbs = maps
     return [
         [(seg.text, seg.style) for seg in thumbs.render_line(y)] for y in range(thumbs.size.height)
     ]
@@ -223,6 +249,7 @@ async def test_neuron_maps_follow_the_activations() -> None:
     first = s.snapshot(grid=GRID)
     layer = s.runs[0].network.layers[0]
     layer.weight[...] = -layer.weight
+    s.revision += 1  # weights changed outside Session.step
     second = s.snapshot(grid=GRID)
     maps = NeuronMaps()
     app = Host(maps)
@@ -230,7 +257,7 @@ async def test_neuron_maps_follow_the_activations() -> None:
         maps.show(first)
         await settle(pilot)
         before = thumbnail_strips(maps)
-        text = "\n".join(screen_lines(app, maps.thumbnails))
+        text = "\n".join(screen_lines(app, maps))
         assert all(f"L1.{j}" in text for j in range(1, 5))
         maps.show(second)
         await settle(pilot)
@@ -248,15 +275,12 @@ async def test_neuron_maps_without_grid_show_a_hint() -> None:
         assert "no neuron maps" in "\n".join(screen_lines(app, maps))
 
 
-async def test_active_unit_histogram_shows_counts_and_means() -> None:
-    snap = session(hidden="6", epochs=40).snapshot(grid=GRID)
-    counts = snap.active_units
-    maps = NeuronMaps()
-    app = Host(maps)
-    async with app.run_test(size=(100, 40)) as pilot:
-        maps.show(snap)
-        await settle(pilot)
-        lines = screen_lines(app, maps.query_one(ActiveUnitBars))
+def test_active_unit_histogram_shows_counts_and_means() -> None:
+    s = session(hidden="6", extra="[experiments.side_channel]\n", epochs=40)
+    (view,) = s.snapshot().experiments
+    counts = view.histogram
+    assert sum(sum(h) for h in counts.values()) == len(s.data.y_train)
+    lines = histogram_text(counts, 60).plain.splitlines()
     rows = {int(line.split()[0]): line for line in lines if re.match(r"^\s*\d+\s", line)}
     used = [k for k in range(7) if any(k < len(h) and h[k] for h in counts.values())]
     assert sorted(rows) == used
@@ -266,6 +290,7 @@ async def test_active_unit_histogram_shows_counts_and_means() -> None:
     for c, histogram in counts.items():
         mean = sum(k * n for k, n in enumerate(histogram)) / sum(histogram)
         assert f"{c}: mean {mean:.2f}" in lines[1]
+        assert view.metrics()[f"side_channel.mean_active.{c}"] == pytest.approx(mean)
 
 
 async def test_neuron_maps_glyph_mode_uses_the_ascii_ramp() -> None:
@@ -276,7 +301,7 @@ async def test_neuron_maps_glyph_mode_uses_the_ascii_ramp() -> None:
     async with app.run_test(size=(60, 24)) as pilot:
         maps.show(s.snapshot(grid=GRID))
         await settle(pilot)
-        lines = screen_lines(app, maps.thumbnails)
+        lines = screen_lines(app, maps)
     assert "\n".join(lines).isascii()
     map_lines = [line for line in lines if line.strip() and "L1." not in line]
     assert map_lines
@@ -293,7 +318,7 @@ async def test_thumbnail_labels_stay_inside_their_own_map(width: int, glyphs: bo
         kill_unit(s, unit)
     snap = s.snapshot(grid=GRID)
     assert [snap.baseline.layers[0].status[u] for u in (0, 1, 6, 9)] == ["dead"] * 4
-    thumbs = NeuronThumbnails(glyphs=glyphs)
+    thumbs = NeuronMaps(glyphs=glyphs)
     app = Host(thumbs)
     async with app.run_test(size=(width, 12)) as pilot:
         thumbs.show(snap)
@@ -327,70 +352,66 @@ async def test_thumbnail_labels_stay_inside_their_own_map(width: int, glyphs: bo
                 assert not segment.text[0].isspace(), repr(segment.text)
 
 
-# TwinPanel
+# ExperimentPanel
 
 
-async def test_twin_panel_shows_both_runs_and_their_drift() -> None:
-    s = session(extra=BUTTERFLY, epochs=12)
-    snap = s.snapshot(grid=GRID)
-    panel = TwinPanel()
+async def test_experiment_panel_shows_the_engines_figures_with_their_meanings() -> None:
+    s = session(extra="[experiments.poison]\nk = 3\n", epochs=60)
+    snap = s.snapshot()
+    panel = ExperimentPanel()
     app = Host(panel)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(70, 40)) as pilot:
         panel.show(snap)
+        await settle(pilot)
         await settle(pilot)
         text = "\n".join(screen_lines(app, panel))
-        assert "baseline" in text
-        assert snap.runs[1].label in text
-        assert NO_TWIN_HINT[:20] not in text
-        assert f"max|dW| {snap.twin_diffs[0].max_abs_dw[-1]:.2e}" in text
-        spark = panel.query_one("#twin-disagree-spark", Sparkline)
-        assert spark.data == tuple(snap.twin_diffs[0].disagreement)
-        panel.twin_index = 5  # more than there are: clamped to the last twin
-        await settle(pilot)
-        assert panel.twin == 0
-        assert snap.runs[1].label in "\n".join(screen_lines(app, panel))
+    (view,) = snap.experiments
+    measured = measure(s)
+    words = " ".join(text.split())
+    assert "Label poisoning" in text and view.headline in words
+    for figure in view.figures:
+        assert measured[figure.key] == figure.value  # the panel shows the engine's numbers
+        if figure.shown:
+            assert f"{figure.label}" in text and figure.text in text
+            assert figure.meaning[:30] in words
 
 
-PRECISION = '[experiments.precision]\ndtypes = ["float64", "float32"]\n'
-
-
-@pytest.mark.parametrize("extra", [BUTTERFLY, PRECISION], ids=["butterfly", "precision"])
-async def test_twin_titles_name_the_dtype_once(extra: str) -> None:
-    snap = session(extra=extra).snapshot(grid=GRID)
-    panel = TwinPanel()
+async def test_experiment_panel_draws_the_butterflys_log_chart() -> None:
+    snap = session(extra=BUTTERFLY, epochs=30).snapshot()
+    panel = ExperimentPanel()
     app = Host(panel)
-    async with app.run_test(size=(100, 24)) as pilot:
+    async with app.run_test(size=(70, 50)) as pilot:
         panel.show(snap)
         await settle(pilot)
-        for side, run in zip(("baseline", "twin"), snap.runs[:2], strict=True):
-            title = screen_lines(app, panel.query_one(f"#twin-title-{side}"))[0].strip()
-            assert title.count(run.dtype) == 1, title
-            assert title.startswith(run.label)
+        await settle(pilot)
+        plot = panel.query_one(CurvePlot)
+        assert [c.label for c in plot.curves] == ["max|dW|", "|Δloss|", "disagree"]
+        assert plot.log_scale
+        text = "\n".join(screen_lines(app, panel))
+        assert "(log)" in text and "Butterfly effect" in text
 
 
-async def test_twin_panel_without_twins_shows_the_hint() -> None:
-    panel = TwinPanel()
+async def test_experiment_panel_without_an_experiment_says_so() -> None:
+    panel = ExperimentPanel()
     app = Host(panel)
     async with app.run_test(size=(80, 24)) as pilot:
-        panel.show(session().snapshot(grid=GRID))
+        panel.show(session().snapshot())
         await settle(pilot)
         text = " ".join(line.strip() for line in screen_lines(app, panel))
-    assert "no twin run" in text
-    assert "max|dW|" not in text
+    assert NO_EXPERIMENT[:40] in text
 
 
-async def test_twin_maps_in_glyph_mode_use_class_glyphs_and_digits() -> None:
-    snap = session(extra=BUTTERFLY).snapshot(grid=GRID)
-    panel = TwinPanel(glyphs=True)
-    app = Host(panel)
-    allowed = set("".join(ASCII_CLASS_GLYPHS)) | set("0123456789!?")
-    async with app.run_test(size=(80, 24)) as pilot:
-        panel.show(snap)
+async def test_map_in_glyph_mode_uses_class_glyphs_and_digits() -> None:
+    s = session(extra=BUTTERFLY)
+    boundary = BoundaryMap(s.extent, glyphs=True)
+    app = Host(boundary)
+    allowed = set("".join(ASCII_CLASS_GLYPHS)) | set("0123456789!?#()-., ")
+    async with app.run_test(size=(40, 20)) as pilot:
+        boundary.show(s.snapshot(grid=boundary.grid_size(), extent=boundary.extent))
         await settle(pilot)
-        for plane in panel.query(PlaneView):
-            chars = set("".join(screen_lines(app, plane)))
-            assert chars <= allowed
-            assert {"0", "1"} <= chars  # training points drawn as their labels
+        chars = set("".join(screen_lines(app, boundary)))
+    assert chars <= allowed
+    assert {"0", "1"} <= chars  # data points drawn as their labels
 
 
 # Every widget
@@ -404,7 +425,8 @@ def every_widget() -> list[tuple[str, Callable[[], Widget], Snapshot]]:
         ("loss", LossPanel, plain),
         ("chart", LossChart, plain),
         ("maps", NeuronMaps, plain),
-        ("twins", TwinPanel, twins),
+        ("experiment", ExperimentPanel, twins),
+        ("map", lambda: BoundaryMap(plain.extent), plain),
     ]
 
 
@@ -445,16 +467,16 @@ async def test_showing_the_same_epoch_again_redraws_nothing(
 
 async def test_thumbnails_draw_only_on_change(monkeypatch: pytest.MonkeyPatch) -> None:
     s = session()
-    thumbs = NeuronThumbnails()
+    thumbs = NeuronMaps()
     app = Host(thumbs)
     builds: list[int] = []
-    original = NeuronThumbnails._build
+    original = NeuronMaps._build
 
-    def spy(self: NeuronThumbnails, width: int, height: int) -> list:
+    def spy(self: NeuronMaps, width: int, height: int) -> list:
         builds.append(width)
         return original(self, width, height)
 
-    monkeypatch.setattr(NeuronThumbnails, "_build", spy)
+    monkeypatch.setattr(NeuronMaps, "_build", spy)
     async with app.run_test(size=(60, 20)) as pilot:
         thumbs.show(s.snapshot(grid=GRID))
         await settle(pilot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -64,6 +65,60 @@ class SaveDialog(ModalScreen[Path | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         self.dismiss(Path(text).expanduser() if text else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    """'4, 4' or '4 4' or '(4, 4)' -> (4.0, 4.0).
+
+    Raises:
+        ValueError: With a message saying what was expected.
+    """
+    parts = text.strip().strip("()").replace(",", " ").split()
+    if len(parts) != 2:
+        raise ValueError(f"expected two numbers x, y (got {text.strip()!r})")
+    try:
+        x, y = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"expected two numbers x, y (got {text.strip()!r})") from None
+    if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > 1e6:
+        raise ValueError("expected finite numbers within ±1,000,000")
+    return x, y
+
+
+class GoToDialog(ModalScreen[tuple[float, float] | None]):
+    """Ask for a point of the plane to put the probe on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel")
+    ]
+
+    def __init__(self, current: tuple[float, float]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.current = current
+        """Where the probe is now (offered as the starting text)."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog goto-dialog") as box:
+            box.border_title = "Put the probe at"
+            yield Label("x, y:")
+            x, y = self.current
+            yield Input(f"{x:.4g}, {y:.4g}", id="goto-point", select_on_focus=True)
+            yield Static(
+                "Enter moves the probe (zooming out if needed), Escape cancels.",
+                id="goto-hint",
+                classes="dialog-hint",
+            )
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            point = parse_point(event.value)
+        except ValueError as exc:
+            self.query_one("#goto-hint", Static).update(str(exc))
+            return
+        self.dismiss(point)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -1,4 +1,4 @@
-"""The keys, generated from the live bindings (so remapped keys show as remapped)."""
+"""The keys, generated from the live bindings and their tooltips (so remapped keys show)."""
 
 from __future__ import annotations
 
@@ -12,38 +12,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-KEY_HELP = {
-    "trainer.run": "Run or pause continuous training",
-    "trainer.step": "Train one epoch (pauses a run first)",
-    "trainer.step_block": "Train a block of 100 epochs",
-    "trainer.reset": "Reset to the scenario's initial weights, epoch 0",
-    "trainer.open": "Open another scenario (shipped, or *.toml here)",
-    "trainer.save": "Save the weights (safetensors)",
-    "trainer.help": "This help",
-    "trainer.quit": "Quit",
-    "trainer.faster": "More epochs per frame",
-    "trainer.slower": "Fewer epochs per frame",
-    "trainer.zoom": "Zoom the plane out: 1x, 4x, 25x, 100x, back",
-    "trainer.ascii": "ASCII mode: glyphs instead of colour",
-    "trainer.twin": "Twin panel; again for the next twin",
-    "trainer.chart": "Loss chart with axes",
-    "probe.left": "Move the probe left",
-    "probe.right": "Move the probe right",
-    "probe.up": "Move the probe up",
-    "probe.down": "Move the probe down",
-    "pane.boundary": "Tab: decision boundary (narrow terminals)",
-    "pane.architecture": "Tab: network",
-    "pane.loss": "Tab: loss",
-    "pane.neurons": "Tab: hidden neurons",
-    "pane.twins": "Tab: twins",
-}
-"""Longer descriptions for the help screen, by binding id."""
-
 NOTES = (
-    "Arrows and h j k l always move the probe on the decision boundary; n trains one epoch "
-    "and Right does not, so exploring the plane never trains by accident. The probe reads "
-    "the model's exact output at the marked point. Training runs in the background: keys "
-    "answer while it runs, and a NaN or inf pauses it and says where it appeared."
+    "Arrows and h j k l always move the probe on the map; n trains one epoch and Right does "
+    "not, so exploring the plane never trains by accident. The probe reads the exact output of "
+    "the run on the map at the marked point. Training runs in the background: keys answer "
+    "while it runs. It pauses by itself at the scenario's moments, at its last epoch, and on "
+    "a NaN or inf, and says why above the panels."
 )
 
 
@@ -79,14 +53,17 @@ class HelpScreen(ModalScreen[None]):
 
 
 def help_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
-    """(keys, description) for the active bindings of a screen, as the keymap has them now."""
+    """(keys, description) for the active bindings of a screen, as the keymap has them now.
+
+    The description is the binding's tooltip (its short description when it has none).
+    """
     rows: dict[str, tuple[list[str], str]] = {}
     for key, active in screen.active_bindings.items():
         binding = active.binding
         if binding.id is None and binding.action not in ("quit", "app.quit", "command_palette"):
             continue  # focus movement and copying: Textual's own, not the trainer's
         name = binding.id or binding.action
-        text = KEY_HELP.get(name, binding.description or binding.action)
+        text = binding.tooltip or binding.description or binding.action
         keys, _ = rows.setdefault(name, ([], text))
         keys.append(screen.app.get_key_display(binding.with_key(key)))
     return [(" ".join(keys), description) for keys, description in rows.values()]

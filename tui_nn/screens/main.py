@@ -13,23 +13,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import Resize
-from textual.widget import Widget
+from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
 
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.messages import TrainingProgress, TrainingStopped
+from tui_nn.plane import legend
+from tui_nn.readouts import describe_blowup, format_probe
+from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.loss_chart import LossChartScreen
-from tui_nn.screens.readouts import describe_blowup, format_probe
 from tui_nn.screens.session_files import SessionFiles
-from tui_nn.screens.training import DEFAULT_SPEED, SPEEDS, SpeedMeter, train_loop
+from tui_nn.screens.story_card import StoryCard
+from tui_nn.story import clean
+from tui_nn.training import SPEEDS, SpeedMeter, train_loop
 from tui_nn.widgets.architecture_view import ArchitectureView
-from tui_nn.widgets.boundary_map import BoundaryMap
+from tui_nn.widgets.boundary_map import BoundaryMap, MapView, map_views, opening_view
+from tui_nn.widgets.caption_bar import CaptionBar
+from tui_nn.widgets.experiment_panel import ExperimentPanel
 from tui_nn.widgets.loss_panel import LossPanel
+from tui_nn.widgets.map_legend import MapLegend
 from tui_nn.widgets.neuron_maps import NeuronMaps
-from tui_nn.widgets.status_line import StatusLine
-from tui_nn.widgets.twin_panel import TwinPanel
+from tui_nn.widgets.panel import Panel
+from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 BLOCK = 100
 """Epochs that `N` trains at once."""
@@ -38,13 +45,13 @@ WIDE = (110, 32)
 TINY = (40, 12)
 """Below this size the screen asks for more room instead of drawing panels."""
 PANES = (
-    ("boundary", "Boundary", "Decision boundary"),
+    ("boundary", "Map", "Decision boundary"),
+    ("experiment", "Experiment", "Experiment"),
+    ("loss", "Loss", "Loss (log scale)"),
     ("architecture", "Network", "Network"),
-    ("loss", "Loss", "Loss"),
     ("neurons", "Neurons", "Hidden neurons"),
-    ("twins", "Twins", "Twins"),
 )
-"""(pane id, tab label, panel title), in tab order; the boundary map comes first."""
+"""(pane id, tab label, panel title), in tab order; the map comes first."""
 TOO_SMALL = "Terminal too small\nneeds {} x {}, is {} x {}\nmake it larger"
 
 
@@ -54,45 +61,73 @@ class PaneTabs(Tabs, can_focus=False):
 
 
 class MainScreen(SessionFiles):
-    """The session's panels: boundary, network, loss, neuron maps and twins."""
+    """The session's panels: map, experiment, loss, network and neuron maps."""
 
     AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_run", "Run", id="trainer.run"),
-        Binding("n", "step", "Step", id="trainer.step"),
-        Binding("N", "step_block", f"+{BLOCK}", id="trainer.step_block"),
-        Binding("r", "reset", "Reset", id="trainer.reset"),
-        Binding("o", "open", "Open", id="trainer.open"),
-        Binding("s", "save", "Save", id="trainer.save"),
-        Binding("question_mark", "help", "Help", key_display="?", id="trainer.help"),
-        Binding("q", "quit", "Quit", id="trainer.quit"),
-        Binding("plus,equals_sign", "faster", "Faster", key_display="+", id="trainer.faster"),
-        Binding("minus", "slower", "Slower", key_display="-", id="trainer.slower"),
-        Binding("z", "zoom", "Zoom", id="trainer.zoom"),
-        Binding("a", "ascii", "ASCII", id="trainer.ascii"),
-        Binding("t", "twin", "Twin", id="trainer.twin"),
-        Binding("c", "chart", "Chart", id="trainer.chart"),
-        Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True, id="probe.left"),
-        Binding(
-            "right,l", "probe(1, 0)", "Probe right", show=False, priority=True, id="probe.right"
-        ),
-        Binding("up,k", "probe(0, 1)", "Probe up", show=False, priority=True, id="probe.up"),
-        Binding("down,j", "probe(0, -1)", "Probe down", show=False, priority=True, id="probe.down"),
+        Binding("space", "toggle_run", "Run", id="trainer.run", tooltip="Run or pause training"),
+        Binding("n", "step", "Step", id="trainer.step", tooltip="Train one epoch"),
+        Binding("N", "step_block", f"+{BLOCK}", show=False, id="trainer.step_block",
+                tooltip=f"Train {BLOCK} epochs"),
+        Binding("t", "view(1)", "Map view", id="trainer.view",
+                tooltip="Show the next run on the map, then where two runs disagree"),
+        Binding("T", "view(-1)", "Map view back", show=False, id="trainer.view_back",
+                tooltip="Show the previous map view"),
+        Binding("i", "story", "Story", id="trainer.story",
+                tooltip="The scenario's description, moments and legend"),
+        Binding("r", "reset", "Reset", id="trainer.reset",
+                tooltip="Back to the scenario's initial weights, epoch 0"),
+        Binding("o", "open", "Open", id="trainer.open",
+                tooltip="Open another scenario (shipped, or *.toml here)"),
+        Binding("s", "save", "Save", show=False, id="trainer.save",
+                tooltip="Save the weights (safetensors)"),
+        Binding("question_mark", "help", "Help", key_display="?", id="trainer.help",
+                tooltip="Every key"),
+        Binding("q", "quit", "Quit", id="trainer.quit", tooltip="Quit"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False,
+                id="trainer.faster", tooltip="More epochs per frame"),
+        Binding("minus", "slower", "Slower", key_display="-", show=False, id="trainer.slower",
+                tooltip="Fewer epochs per frame"),
+        Binding("z", "zoom", "Zoom", show=False, id="trainer.zoom",
+                tooltip="Zoom the plane out: 1x, 4x, 25x, 100x, back"),
+        Binding("p", "next_probe", "Probe point", show=False, id="trainer.probe_point",
+                tooltip="Jump the probe to the scenario's next probe point"),
+        Binding("g", "goto", "Go to", show=False, id="trainer.goto",
+                tooltip="Type a point to put the probe on"),
+        Binding("a", "ascii", "ASCII", show=False, id="trainer.ascii",
+                tooltip="ASCII mode: glyphs instead of colour"),
+        Binding("c", "chart", "Chart", show=False, id="trainer.chart",
+                tooltip="Loss chart with axes"),
+        Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True,
+                id="probe.left", tooltip="Move the probe left"),
+        Binding("right,l", "probe(1, 0)", "Probe right", show=False, priority=True,
+                id="probe.right", tooltip="Move the probe right"),
+        Binding("up,k", "probe(0, 1)", "Probe up", show=False, priority=True, id="probe.up",
+                tooltip="Move the probe up"),
+        Binding("down,j", "probe(0, -1)", "Probe down", show=False, priority=True,
+                id="probe.down", tooltip="Move the probe down"),
         *(
-            Binding(str(i), f"pane('{pane}')", label, show=False, id=f"pane.{pane}")
-            for i, (pane, label, _) in enumerate(PANES, start=1)
+            Binding(str(i), f"pane('{pane}')", label, show=False, id=f"pane.{pane}",
+                    tooltip=f"Tab: {title.lower()} (narrow terminals)")
+            for i, (pane, label, title) in enumerate(PANES, start=1)
         ),
-    ]
+    ]  # fmt: skip
 
-    def __init__(self, session: Session, *, glyphs: bool = False, fps: float = 15) -> None:
+    glyphs = reactive(False, init=False)
+    """ASCII mode for every panel (the panels are bound to it)."""
+
+    def __init__(
+        self, session: Session, *, glyphs: bool = False, fps: float = 15, story: bool = True
+    ) -> None:
         super().__init__()
         self.session = session
         """The session on screen."""
-        self.glyphs = glyphs
-        """ASCII mode for every panel."""
+        self.set_reactive(MainScreen.glyphs, glyphs)
         self.fps = fps
         """Most redraws per second."""
-        self.epochs_per_frame = DEFAULT_SPEED
+        self.story = story
+        """Show the scenario's story card when a scenario opens."""
+        self.epochs_per_frame = session.scenario.display.speed
         """Epochs trained between two frames while running."""
         self.snapshot: Snapshot | None = None
         """The last snapshot drawn."""
@@ -104,25 +139,31 @@ class MainScreen(SessionFiles):
         """The pane shown when panes sit behind tabs."""
         self.frames_drawn = 0
         """Redraws so far (for tests and benchmarks)."""
+        self.probe_index = -1
+        """The scenario probe point `p` jumped to last."""
         self._worker_done = threading.Event()
         self._worker_done.set()
         self._meter = SpeedMeter()
         self._last_draw = 0.0
         self._draw_pending = False
+        self._moments_shown = 0
 
     # -- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        self.boundary = BoundaryMap(self.session.extent, glyphs=self.glyphs, id="boundary-map")
+        self.boundary = BoundaryMap(self.session.extent, id="boundary-map")
+        yield TitleBar(id="title")
         yield StatusLine(id="status")
+        yield CaptionBar(id="caption")
         yield PaneTabs(*(Tab(label, id=f"tab-{pane}") for pane, label, _ in PANES), id="tabs")
         with Container(id="panels"):
             with Container(id="boundary", classes="pane"):
                 yield self.boundary
-            yield ArchitectureView(glyphs=self.glyphs, id="architecture", classes="pane")
-            yield LossPanel(glyphs=self.glyphs, id="loss", classes="pane")
-            yield NeuronMaps(glyphs=self.glyphs, id="neurons", classes="pane")
-            yield TwinPanel(glyphs=self.glyphs, id="twins", classes="pane")
+                yield MapLegend(id="map-legend")
+            yield ExperimentPanel(id="experiment", classes="pane")
+            yield LossPanel(id="loss", classes="pane")
+            yield NeuronMaps(id="neurons", classes="pane")
+            yield ArchitectureView(id="architecture", classes="pane")
         yield Static("", id="too-small")
         yield Footer(compact=True)
 
@@ -131,6 +172,8 @@ class MainScreen(SessionFiles):
             widget = self.query_one(f"#{pane}")
             widget.border_title = title
             widget.can_focus = False
+        for panel in self.panels:
+            panel.data_bind(MainScreen.glyphs)
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
 
@@ -147,22 +190,41 @@ class MainScreen(SessionFiles):
         if tiny:
             self.query_one("#too-small", Static).update(TOO_SMALL.format(*TINY, width, height))
 
+    @property
+    def panels(self) -> list[Panel]:
+        """The panel widgets that take a snapshot."""
+        return [
+            self.boundary,
+            self.query_one(ExperimentPanel),
+            self.query_one(LossPanel),
+            self.query_one(ArchitectureView),
+            self.query_one(NeuronMaps),
+        ]
+
     def session_changed(self) -> None:
-        """Fit the panels to the session (twins or not, its display range) and draw it."""
-        twins = bool(self.session.twins)
-        self.query_one(TwinPanel).twin_index = 0
-        self.set_class(twins, "-twins")
-        tabs = self.query_one(Tabs)
-        if twins:
-            tabs.show("tab-twins")
-        else:
-            tabs.hide("tab-twins")
-            if self.active_pane == "twins":
-                self.action_pane("boundary")
-        self.boundary.set_base_extent(self.session.extent)
-        self._show_pane(self.active_pane)
+        """Fit the screen to the session: its experiment, opening view, range and speed."""
+        session = self.session
+        experiments = bool(session.scenario.experiments.model_dump(exclude_none=True))
+        self.set_class(experiments, "-experiment")
+        order = ("experiment", "loss", "neurons", "architecture")
+        if not experiments:
+            order = ("experiment", "loss", "architecture", "neurons")
+        panes = self.query_one("#panels")
+        for name in order:
+            panes.move_child(self.query_one(f"#{name}"), after=panes.children[-1])
+        self.boundary.set_base_extent(session.extent)
+        self.epochs_per_frame = session.scenario.display.speed
         self.blowup_message = ""
+        self.probe_index = -1
+        self._moments_shown = 0
+        self.query_one(CaptionBar).clear()
+        first = session.snapshot(experiments=False)
+        self._set_view(opening_view(first))
+        self.query_one(ExperimentPanel).scroll_home(animate=False)
+        self._show_pane(self.active_pane)
         self.redraw()
+        if self.story:
+            self.action_story()
 
     def _show_pane(self, pane: str) -> None:
         self.active_pane = pane
@@ -176,41 +238,47 @@ class MainScreen(SessionFiles):
 
     def action_pane(self, pane: str) -> None:
         """Show one pane (when panes sit behind tabs)."""
-        if pane == "twins" and not self.session.twins:
-            return
         self.query_one(Tabs).active = f"tab-{pane}"
 
-    @property
-    def panels(self) -> list[Widget]:
-        """The panel widgets that take a snapshot."""
-        return [
-            self.boundary,
-            *(self.query_one(f"#{p}") for p, _, _ in PANES if p != "boundary"),
-        ]
+    def _set_view(self, view: MapView) -> None:
+        self.boundary.set_view(view)
+        shown = view.runs[-1] if view.difference else view.runs[0]
+        self.query_one(NeuronMaps).run_index = shown
+        self.query_one(ArchitectureView).run_index = shown
+        self.query_one(StatusLine).set_state(run=shown)
 
     # -- drawing -----------------------------------------------------------------------
 
     def redraw(self) -> None:
-        """Take one snapshot and hand it to every visible panel and the status line."""
+        """Take one snapshot and hand it to every visible panel and the status lines."""
         if not self.is_mounted or self.has_class("-tiny"):
             return
         self._last_draw = time.perf_counter()
         self._draw_pending = False
         self.frames_drawn += 1
         session = self.session
-        snapshot = session.snapshot(grid=self.boundary.grid_size(), extent=self.boundary.extent)
+        neurons = self.query_one(NeuronMaps).run_index
+        snapshot = session.snapshot(
+            grid=self.boundary.grid_size(),
+            extent=self.boundary.extent,
+            grid_runs={*self.boundary.grid_runs(), neurons},
+        )
         self.snapshot = snapshot
         wide = self.has_class("-wide")
         for panel in self.panels:
-            pane = self.boundary.parent if panel is self.boundary else panel
-            if (wide or (pane is not None and pane.has_class("-active"))) and (
-                panel.id != "twins" or session.twins
-            ):
-                panel.show(snapshot)  # type: ignore[attr-defined]
+            pane = panel.parent if panel is self.boundary else panel
+            if wide or (pane is not None and pane.has_class("-active")):
+                panel.show(snapshot)
         if isinstance(self.app.screen, LossChartScreen):
             self.app.screen.show(snapshot)
-        point = self.boundary.move_probe(0, 0)  # onto its cell's centre after a resize or zoom
-        self.probe_output = session.probe(*point)
+        self._draw_map_frame(snapshot)
+        self.probe_output = session.probe(*self.boundary.probe)
+        self.query_one(TitleBar).set(
+            title=snapshot.title,
+            running=self.running,
+            epoch=snapshot.epoch,
+            target=snapshot.target_epochs,
+        )
         status = self.query_one(StatusLine)
         status.show(snapshot)
         status.set_state(
@@ -218,9 +286,19 @@ class MainScreen(SessionFiles):
             epochs_per_frame=self.epochs_per_frame,
             zoom=self.boundary.zoom,
             glyphs=self.glyphs,
-            probe=format_probe(point, self.probe_output),
-            blowup=self.blowup_message,
+            probe=format_probe(self.boundary.probe, self.probe_output),
         )
+
+    def _draw_map_frame(self, snapshot: Snapshot) -> None:
+        """The map pane's title (what it shows), subtitle (the headline) and legend."""
+        pane = self.query_one("#boundary")
+        view = self.boundary.view
+        pane.border_title = clean(f"Map: {view.title(snapshot)}")
+        pane.border_subtitle = (
+            clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
+        )
+        items = legend(snapshot, self.boundary.raster, difference=view.difference)
+        self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
         eps = self._meter.add(message.epoch)
@@ -234,15 +312,26 @@ class MainScreen(SessionFiles):
 
     async def on_training_stopped(self, message: TrainingStopped) -> None:
         await self.stop_training()
-        self._report_blowup()
+        self._explain_pause()
 
-    def _report_blowup(self) -> None:
+    def _explain_pause(self) -> None:
+        """After training stopped by itself: say why in the caption bar, and redraw."""
         self.redraw()
-        blowup = self.session.blowup
-        if blowup and not self.blowup_message and self.snapshot is not None:
-            self.blowup_message = describe_blowup(blowup, self.snapshot)
-            self.notify(self.blowup_message, title="Training stopped", severity="error")
-            self.redraw()
+        session = self.session
+        caption = self.query_one(CaptionBar)
+        if session.blowup and self.snapshot is not None:
+            self.blowup_message = describe_blowup(session.blowup, self.snapshot)
+            caption.say(self.blowup_message, "error", "Training stopped:")
+        elif len(session.moments) > self._moments_shown:
+            epoch, moment = session.moments[-1]
+            self._moments_shown = len(session.moments)
+            caption.say(moment.caption, "moment", f"Epoch {epoch:,} ({moment.describe()}):")
+        elif session.epoch == session.scenario.training.epochs:
+            caption.say(
+                "This is where the scenario's story ends. Space trains on; r starts again.",
+                "target",
+                f"Paused at the scenario's {session.epoch:,} epochs.",
+            )
 
     # -- training ----------------------------------------------------------------------
 
@@ -252,20 +341,32 @@ class MainScreen(SessionFiles):
         return not self._worker_done.is_set()
 
     def start_training(self) -> None:
-        """Train continuously in a thread until paused."""
+        """Train continuously in a thread until paused (or until the scenario says pause)."""
         if self.running:
             return
         if self.session.blowup:
-            self._report_blowup()
+            self._explain_pause()
             return
+        self.query_one(CaptionBar).clear()
+        self._moments_shown = len(self.session.moments)
+        target = self.session.scenario.training.epochs
+        pause_at = target if self.session.epoch < target else None
         self._worker_done.clear()
         self._meter.reset()
-        self._train(self.session, self._worker_done)
+        self._train(self.session, self._worker_done, pause_at)
+        self.query_one(TitleBar).set(
+            title=self.session.scenario.title or self.session.scenario.name,
+            running=True,
+            epoch=self.session.epoch,
+            target=target,
+        )
         self.query_one(StatusLine).set_state(running=True)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def _train(self, session: Session, done: threading.Event) -> None:
-        train_loop(session, lambda: self.epochs_per_frame, self.fps, self.post_message, done)
+    def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
+        train_loop(
+            session, lambda: self.epochs_per_frame, self.fps, self.post_message, done, pause_at
+        )
 
     async def stop_training(self) -> None:
         """Cancel the worker and wait until its thread has let go of the session."""
@@ -288,15 +389,21 @@ class MainScreen(SessionFiles):
 
     async def _step(self, epochs: int) -> None:
         await self.stop_training()
+        moments = len(self.session.moments)
+        self.query_one(CaptionBar).clear()
         self.session.step(epochs)
-        self._report_blowup()
+        if self.session.blowup or len(self.session.moments) > moments:
+            self._moments_shown = moments
+            self._explain_pause()
+        else:
+            self.redraw()
 
     async def action_step(self) -> None:
         """n: train one epoch (pauses a run first)."""
         await self._step(1)
 
     async def action_step_block(self) -> None:
-        """N: train a block of epochs."""
+        """N: train a block of epochs (stopping early at a moment)."""
         await self._step(BLOCK)
 
     def _change_speed(self, direction: int) -> None:
@@ -318,6 +425,8 @@ class MainScreen(SessionFiles):
         await self.stop_training()
         self.session.reset()
         self.blowup_message = ""
+        self._moments_shown = 0
+        self.query_one(CaptionBar).clear()
         self.redraw()
 
     def action_probe(self, dx: int, dy: int) -> None:
@@ -325,32 +434,54 @@ class MainScreen(SessionFiles):
         self.boundary.move_probe(dx, dy)
         self.redraw()
 
+    def action_next_probe(self) -> None:
+        """p: jump the probe to the scenario's next probe point (zooming out if needed)."""
+        probes = self.session.scenario.probes
+        if not probes:
+            self.notify("This scenario has no probe points; g puts the probe anywhere.", timeout=3)
+            return
+        self.probe_index = (self.probe_index + 1) % len(probes)
+        self.boundary.place_probe(*probes[self.probe_index].point)
+        self.redraw()
+
+    def action_goto(self) -> None:
+        """g: type a point and put the probe there."""
+
+        def go(point: tuple[float, float] | None) -> None:
+            if point is not None:
+                self.boundary.place_probe(*point)
+                self.redraw()
+
+        self.app.push_screen(GoToDialog(self.boundary.probe), go)
+
     def action_zoom(self) -> None:
         """z: widen the view (1x, 4x, 25x, 100x, then back)."""
-        zoom = self.boundary.cycle_zoom()
-        self.notify(f"Zoom {zoom:g}×: the plane {zoom:g} times wider", timeout=2)
+        self.boundary.cycle_zoom()
         self.redraw()
 
     def action_ascii(self) -> None:
         """a: ASCII glyphs instead of colour, and back."""
         self.glyphs = not self.glyphs
-        self.boundary.set_glyphs(self.glyphs)
-        for panel in self.panels[1:]:
-            panel.glyphs = self.glyphs  # type: ignore[attr-defined]
         self.redraw()
 
-    def action_twin(self) -> None:
-        """t: show the twin panel, and cycle through the twins."""
-        twins = self.session.twins
-        if not twins:
-            self.notify("This scenario has no twin runs.", timeout=3)
+    def action_view(self, step: int) -> None:
+        """t / T: the next (previous) map view: each run, then the difference of two."""
+        if self.snapshot is None:
             return
-        panel = self.query_one(TwinPanel)
-        if self.has_class("-wide") or self.active_pane == "twins":
-            panel.twin_index = (panel.twin_index + 1) % len(twins)
-        self.action_pane("twins")
-        self.notify(f"Twin: {twins[panel.twin_index].label}", timeout=2)
+        views = map_views(self.snapshot)
+        if len(views) < 2:
+            self.notify("This scenario trains one run: there is no other view.", timeout=3)
+            return
+        current = views.index(self.boundary.view) if self.boundary.view in views else 0
+        self._set_view(views[(current + step) % len(views)])
+        self.action_pane("boundary")
         self.redraw()
+
+    def action_story(self) -> None:
+        """i: the scenario's story card."""
+        snapshot = self.snapshot or self.session.snapshot()
+        moments = [(m.describe(), m.caption) for m in self.session.scenario.moments]
+        self.app.push_screen(StoryCard(snapshot, moments, self.glyphs))
 
     def action_chart(self) -> None:
         """c: the loss chart with axes."""

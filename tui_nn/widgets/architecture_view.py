@@ -11,7 +11,7 @@ In glyph mode, each weight is a sign and a digit 0-9 instead of a coloured bar.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,11 +21,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.events import Resize
-from textual.reactive import reactive
 from textual.widgets import Static
 
 from engine.snapshot import LayerView, Snapshot
 from tui_nn.widgets.palette import ACTIVATION_RAMP
+from tui_nn.widgets.panel import Panel
 
 BARS = "▁▂▃▄▅▆▇█"
 """Weight bars from smallest to largest magnitude."""
@@ -76,13 +76,17 @@ def _scale(layer: LayerView) -> float:
 def _header(i: int, layer: LayerView, scale: float, glyphs: bool, styles: Styles) -> Text:
     arrow, nabla = ("->", "|dW|") if glyphs else ("→", "‖∇W‖")
     text = Text(f"L{i + 1} {layer.n_in}{arrow}{layer.n_out} {layer.activation}", styles.title)
-    text.append(f" {nabla} {layer.grad_norm:.2g} max|w| {scale:.2g}", styles.muted)
+    # Blanks go between styled spans, never at their start: some renderers drop them.
+    text.append(" ")
+    text.append(f"{nabla} {layer.grad_norm:.2g} max|w| {scale:.2g}", styles.muted)
     dead = layer.status.count("dead")
     saturated = layer.status.count("saturated")
     if dead:
-        text.append(f" {dead} dead", styles.dead)
+        text.append(" ")
+        text.append(f"{dead} dead", styles.dead)
     if saturated:
-        text.append(f" {saturated} saturated", styles.saturated)
+        text.append(" ")
+        text.append(f"{saturated} saturated", styles.saturated)
     return text
 
 
@@ -163,22 +167,8 @@ def architecture_text(
     return text
 
 
-def snapshot_key(snapshot: Snapshot) -> tuple[object, ...]:
-    """What identifies a snapshot's data for redraw decisions: scenario, epoch and parameters.
-
-    The epoch alone is not enough: a reset or loaded weights return to epoch 0 with
-    different parameters, so a hash of every run's weights and biases is part of the key.
-    """
-    parameters = tuple(
-        hash((layer.weight.tobytes(), None if layer.bias is None else layer.bias.tobytes()))
-        for run in snapshot.runs
-        for layer in run.layers
-    )
-    return (snapshot.scenario, snapshot.epoch, len(snapshot.runs), parameters)
-
-
-class ArchitectureView(VerticalScroll):
-    """Layers, neurons, weights, biases and gradient norms of the baseline run.
+class ArchitectureView(Panel, VerticalScroll):
+    """Layers, neurons, weights, biases and gradient norms of the run on the main map.
 
     Args:
         glyphs: Start in glyph mode (no colour: signs and digits instead of coloured bars).
@@ -221,16 +211,13 @@ class ArchitectureView(VerticalScroll):
         "architecture-view--saturated",
     }
 
-    glyphs = reactive(False, init=False)
-    """Glyph mode: ASCII signs and digits instead of colour."""
-
     def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(glyphs=glyphs, **kwargs)
+        self.run_index = 0
+        """Which run's layers are drawn (the run on the main map)."""
         self._layers: tuple[LayerView, ...] = ()
-        self._key: tuple[object, ...] | None = None
         self._drawn_width = -1
         self._body = Static("waiting for the first snapshot", classes="architecture-body")
-        self.set_reactive(ArchitectureView.glyphs, glyphs)
 
     def compose(self) -> ComposeResult:
         yield self._body
@@ -238,16 +225,11 @@ class ArchitectureView(VerticalScroll):
     def on_mount(self) -> None:
         self._redraw()
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Draw the baseline's layers, unless this snapshot shows what is already drawn."""
-        key = snapshot_key(snapshot)
-        if key == self._key:
-            return
-        self._key = key
-        self._layers = snapshot.baseline.layers
-        self._redraw()
+    def view_key(self) -> Hashable:
+        return (self.glyphs, self.run_index)
 
-    def watch_glyphs(self) -> None:
+    def draw(self, snapshot: Snapshot) -> None:
+        self._layers = snapshot.runs[min(self.run_index, len(snapshot.runs) - 1)].layers
         self._redraw()
 
     def on_resize(self, event: Resize) -> None:

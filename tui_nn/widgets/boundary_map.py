@@ -1,132 +1,113 @@
-"""The decision boundary: the model's output over the plane, with the data and a probe on top.
+"""The main map: any run's decision over the plane, or where two runs disagree.
 
-One Line-API widget. Each text cell is two pixels stacked ('▀': foreground = upper pixel,
-background = lower pixel), so a map of w x h cells shows a w x 2h grid of model outputs that the
-screen asks the session for once per frame. Strips are built once per frame and cached.
+One Line-API widget over ``tui_nn.plane``. Each text cell is two pixels stacked ('▀':
+foreground = upper pixel, background = lower pixel), so a map of w x h cells shows a w x 2h
+grid of model outputs, which the screen asks the session for once per frame. The data, the
+experiment's marks (probe points, radius circles) and the probe cursor are drawn on top.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-import numpy.typing as npt
-from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
-from engine.metrics import Extent, GridOutputs
+from engine.metrics import Extent
 from engine.snapshot import Snapshot
-from tui_nn.widgets.palette import (
+from engine.twins import DIFFERENCE
+from tui_nn.plane import (
     ASCII_CLASS_GLYPHS,
-    CLASS_RGB,
-    LEVELS,
-    NEUTRAL_RGB,
-    PROBABILITY_RAMP,
-    PROBABILITY_STYLES,
-    ascii_glyph,
+    CLASSES_SHOWN,
+    Raster,
+    cell_of,
+    data_points,
+    experiment_marks,
+    rasterise,
 )
+from tui_nn.widgets.palette import CLASS_RGB, PIXEL_COLOURS
+from tui_nn.widgets.panel import Panel
 
 ZOOMS = (1.0, 4.0, 25.0, 100.0)
 """Factors by which `z` widens the view around the scenario's display range, in turn."""
 
 HALF = "▀"
-TRAIN_GLYPH = "●"
-TEST_GLYPH = "○"
-POISON_GLYPH = "✖"
+POINT_GLYPHS = {"train": "●", "test": "○", "flipped": "✖", "mark": "◆"}
+ASCII_POINT_GLYPHS = {"flipped": "!", "mark": "*"}
 PROBE_GLYPH = "╋"
 ASCII_PROBE_GLYPH = "#"
-ASCII_POISON_GLYPH = "!"
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> Color:
-    return Color.from_rgb(*(round(x + (y - x) * t) for x, y in zip(a, b, strict=True)))
-
-
-COLOURS: tuple[Color, ...] = PROBABILITY_RAMP + tuple(
-    _mix(NEUTRAL_RGB, rgb, (level + 1) / LEVELS) for rgb in CLASS_RGB for level in range(LEVELS)
-)
-"""Pixel colours: the two-class probability ramp, then one ramp per class for softmax models
-with more than two classes (index 2 * LEVELS + class * LEVELS + level)."""
 
 POINT_RGB = tuple(tuple(round(c + (255 - c) * 0.55) for c in rgb) for rgb in CLASS_RGB)
 """Data points are drawn in lighter tints of their class colour, to stand out on its region."""
+MARK_RGB = (255, 255, 255)
 
 _pair_styles: dict[tuple[int, int], Style] = {}
-_point_styles: dict[tuple[int, int], Style] = {}
+_point_styles: dict[tuple[str, int, int], Style] = {}
+_ascii_styles = {
+    (cls, level): Style(color=f"rgb{rgb}", dim=level < 2)
+    for cls, rgb in enumerate(CLASS_RGB)
+    for level in range(4)
+}
 
 
 def pair_style(top: int, bottom: int) -> Style:
     """The style of a '▀' cell whose pixels have these colour indices."""
-    n = 2 * LEVELS
-    if top < n and bottom < n:
-        return PROBABILITY_STYLES[top][bottom]
     style = _pair_styles.get((top, bottom))
     if style is None:
-        style = _pair_styles[(top, bottom)] = Style(color=COLOURS[top], bgcolor=COLOURS[bottom])
+        style = Style(color=PIXEL_COLOURS[top], bgcolor=PIXEL_COLOURS[bottom])
+        _pair_styles[(top, bottom)] = style
     return style
 
 
-def point_style(cls: int, background: int) -> Style:
-    """A data point of class ``cls`` drawn on a pixel of colour index ``background``."""
-    style = _point_styles.get((cls, background))
+def point_style(kind: str, cls: int, background: int) -> Style:
+    """A point of this kind and class drawn on a pixel of colour index ``background``."""
+    key = (kind, cls, background)
+    style = _point_styles.get(key)
     if style is None:
-        rgb = POINT_RGB[cls % len(POINT_RGB)]
-        style = Style(color=Color.from_rgb(*rgb), bgcolor=COLOURS[background], bold=True)
-        _point_styles[(cls, background)] = style
+        rgb = MARK_RGB if kind == "mark" else POINT_RGB[cls % len(POINT_RGB)]
+        style = Style(color=f"rgb{rgb}", bgcolor=PIXEL_COLOURS[background], bold=True)
+        _point_styles[key] = style
     return style
 
 
-_ascii_styles = {
-    (cls, level): Style(color=Color.from_rgb(*rgb), dim=level < 2)
-    for cls, rgb in enumerate(CLASS_RGB)
-    for level in range(4)
-}
-_ascii_segments: dict[tuple[int, str], Segment] = {}
+@dataclass(frozen=True)
+class MapView:
+    """What the map shows: one run, or the difference of two."""
+
+    runs: tuple[int, ...]
+    """One run index, or the two compared."""
+
+    @property
+    def difference(self) -> bool:
+        return len(self.runs) == 2
+
+    def title(self, snapshot: Snapshot) -> str:
+        labels = [snapshot.runs[i].label for i in self.runs if i < len(snapshot.runs)]
+        if self.difference and len(labels) == 2:
+            return f"where {labels[0]} and {labels[1]} disagree"
+        return labels[0] if labels else ""
 
 
-def colour_indices(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.int64]:
-    """Per pixel, an index into COLOURS from the model's output and predicted class."""
-    value = grid.output
-    n = 2 * LEVELS
-    if n_outputs > 1:
-        n_classes = n_outputs
-        if n_classes == 2:
-            value = np.where(grid.classes == 1, value, 1.0 - value)
-        else:
-            floor = 1.0 / n_classes
-            share = (value - floor) / (1.0 - floor)
-            level = np.clip(np.nan_to_num(share * LEVELS, nan=0.0), 0, LEVELS - 1)
-            return n + (grid.classes % len(CLASS_RGB)) * LEVELS + level.astype(np.int64)
-    scaled = np.nan_to_num(value * n, nan=float(LEVELS), posinf=n - 1, neginf=0.0)
-    return np.clip(scaled, 0, n - 1).astype(np.int64)
+def map_views(snapshot: Snapshot) -> list[MapView]:
+    """The views `t` cycles through: every run, then the difference of the compared pair."""
+    views = [MapView((i,)) for i in range(len(snapshot.runs))]
+    if len(snapshot.runs) > 1:
+        views.append(MapView(snapshot.compare))
+    return views
 
 
-def class_confidence(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.float64]:
-    """Per pixel, the probability of the predicted class."""
-    if n_outputs > 1:
-        return grid.output
-    return np.maximum(grid.output, 1.0 - grid.output)
+def opening_view(snapshot: Snapshot) -> MapView:
+    """The view a scenario opens on (its `display.view`), else the baseline."""
+    if snapshot.view == DIFFERENCE and len(snapshot.runs) > 1:
+        return MapView(snapshot.compare)
+    index = snapshot.run_index(snapshot.view) if snapshot.view else None
+    return MapView((index or 0,))
 
 
-@dataclass
-class _Frame:
-    """What one snapshot draws: pixel colours, per-cell glyphs, and the extent they cover."""
-
-    extent: Extent
-    colours: npt.NDArray[np.int64]
-    """(2h, w) colour indices."""
-    classes: npt.NDArray[np.int64]
-    confidence: npt.NDArray[np.float64]
-    marks: dict[tuple[int, int], tuple[str, int, str]]
-    """(row, col) -> (glyph, class, kind) for the data points on top of the map."""
-
-
-class BoundaryMap(Widget):
+class BoundaryMap(Panel):
     """The model's decision over the plane: colour (or glyphs) by class and confidence."""
 
     DEFAULT_CSS = """
@@ -148,31 +129,20 @@ class BoundaryMap(Widget):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"boundary-map--label", "boundary-map--probe"}
 
-    def __init__(
-        self,
-        base_extent: Extent,
-        *,
-        glyphs: bool = False,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+    def __init__(self, base_extent: Extent, *, glyphs: bool = False, **kwargs: object) -> None:
+        super().__init__(glyphs=glyphs, **kwargs)
         self.base_extent = base_extent
         """The scenario's display range (zoom factor 1)."""
         self.zoom_index = 0
         """Index into ZOOMS."""
-        self.glyphs = glyphs
-        """ASCII mode: glyphs for class and confidence instead of colour shades."""
-        self.run_index = 0
-        """Which run of the snapshot to draw (0 = the baseline)."""
-        self.probe = self._centre_probe()
+        self.view = MapView((0,))
+        """The run (or pair of runs) shown."""
+        self.show_test = True
+        """Whether the test points are drawn."""
+        self.probe = self._centre()
         """The probe's point in the plane (data coordinates)."""
-        self.frames_built = 0
-        """How many times a snapshot was turned into a new frame (for tests and benchmarks)."""
-        self._snapshot: Snapshot | None = None
-        self._key: tuple[object, ...] | None = None
-        self._frame: _Frame | None = None
+        self.raster: Raster | None = None
+        """The picture last built (for tests)."""
         self._rows: dict[int, Strip] = {}
 
     # -- geometry ------------------------------------------------------------------------
@@ -192,113 +162,108 @@ class BoundaryMap(Widget):
         width, height = self.size
         return max(width, 8), 2 * max(height, 4)
 
-    def _centre_probe(self) -> tuple[float, float]:
+    def _centre(self) -> tuple[float, float]:
         e = self.base_extent
         return ((e.x_min + e.x_max) / 2, (e.y_min + e.y_max) / 2)
-
-    def _cell_of(self, x: float, y: float, extent: Extent, w: int, h: int) -> tuple[int, int, int]:
-        """(row, col, pixel row) of the point in a w x h cell map of the extent."""
-        col = math.floor((x - extent.x_min) / (extent.x_max - extent.x_min) * w)
-        pixel = math.floor((extent.y_max - y) / (extent.y_max - extent.y_min) * 2 * h)
-        return pixel // 2, col, pixel
 
     def set_base_extent(self, extent: Extent) -> None:
         """A new scenario: its display range, zoom 1, the probe in the middle."""
         self.base_extent = extent
         self.zoom_index = 0
-        self.probe = self._centre_probe()
-        self._invalidate()
+        self.probe = self._centre()
+        self.invalidate()
 
     def cycle_zoom(self) -> float:
-        """Widen the view to the next zoom factor (after the last, back to 1); returns it."""
+        """Widen the view to the next zoom factor (after the last, back to 1); returns it.
+
+        The probe stays where it is in the plane; only if it falls outside the new view does
+        it move, to the view's centre.
+        """
         self.zoom_index = (self.zoom_index + 1) % len(ZOOMS)
-        self._invalidate()
+        if not self._inside(*self.probe):
+            e = self.extent
+            self.probe = ((e.x_min + e.x_max) / 2, (e.y_min + e.y_max) / 2)
+        self.invalidate()
         return self.zoom
 
-    def set_glyphs(self, glyphs: bool) -> None:
-        """Switch between colour shades and ASCII glyphs."""
-        if glyphs != self.glyphs:
-            self.glyphs = glyphs
-            self._invalidate()
+    def zoom_to_fit(self, x: float, y: float) -> None:
+        """Zoom out just far enough that (x, y) is in view."""
+        while not self._inside(x, y) and self.zoom_index < len(ZOOMS) - 1:
+            self.zoom_index += 1
+        self.invalidate()
+
+    def _inside(self, x: float, y: float) -> bool:
+        e = self.extent
+        return e.x_min <= x <= e.x_max and e.y_min <= y <= e.y_max
 
     def move_probe(self, dx: int, dy: int) -> tuple[float, float]:
-        """Move the probe by whole cells (dy > 0 is up), kept inside the view; returns it.
+        """Move the probe by whole cells (dy > 0 is up), onto a cell centre inside the view.
 
         The probe lands on the centre of its cell, so what the readout reports is the model's
         output at exactly the point the cursor marks.
         """
         e = self.extent
         w, h = max(self.size.width, 1), max(self.size.height, 1)
-        row, col, _ = self._cell_of(*self.probe, e, w, h)
+        row, col, _ = cell_of(*self.probe, e, w, h)
         col = min(max(col + dx, 0), w - 1)
         row = min(max(row - dy, 0), h - 1)
         cw, ch = (e.x_max - e.x_min) / w, (e.y_max - e.y_min) / h
-        probe = (e.x_min + (col + 0.5) * cw, e.y_max - (row + 0.5) * ch)
-        if probe != self.probe:
-            self.probe = probe
-            self._rows.clear()
-            self.refresh()
+        self.place_probe(e.x_min + (col + 0.5) * cw, e.y_max - (row + 0.5) * ch)
         return self.probe
+
+    def place_probe(self, x: float, y: float) -> None:
+        """Put the probe at exactly (x, y), zooming out if that is outside the view."""
+        self.probe = (x, y)
+        if not self._inside(x, y):
+            self.zoom_to_fit(x, y)
+        self._rows.clear()
+        self.refresh()
+
+    def set_view(self, view: MapView) -> None:
+        """Show this run, or this pair's difference."""
+        if view != self.view:
+            self.view = view
+            self.invalidate()
+
+    def set_show_test(self, show: bool) -> None:
+        """Draw the test points, or hide them."""
+        if show != self.show_test:
+            self.show_test = show
+            self.invalidate()
+
+    def grid_runs(self) -> tuple[int, ...]:
+        """The runs whose grid the map needs."""
+        return self.view.runs
 
     # -- data ----------------------------------------------------------------------------
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Draw this snapshot (redraws only if the epoch, view or data changed)."""
-        self._snapshot = snapshot
-        run = snapshot.runs[min(self.run_index, len(snapshot.runs) - 1)]
-        grid = run.grid
-        key = (
-            snapshot.scenario,
-            run.epoch,
-            self.run_index,
-            self.glyphs,
-            None if grid is None else (grid.extent, grid.output.shape),
-            len(snapshot.x_train),
-        )
-        if key == self._key:
+    def view_key(self) -> Hashable:
+        return (self.glyphs, self.view, self.extent, self.show_test, tuple(self.size))
+
+    def draw(self, snapshot: Snapshot) -> None:
+        runs = [i for i in self.view.runs if i < len(snapshot.runs)]
+        grids = [snapshot.runs[i].grid for i in runs]
+        if not grids or any(g is None or g.extent != self.extent for g in grids):
+            self.invalidate()  # a snapshot taken for another view: wait for the next one
             return
-        self._key = key
-        self._frame = None if grid is None else self._build_frame(snapshot, grid)
-        self.frames_built += 1
+        self.raster = None
+        if grids[0] is not None:
+            self.raster = rasterise(
+                grids[0],
+                self.size.width,
+                self.size.height,
+                n_outputs=snapshot.baseline.layers[-1].n_out,
+                points=data_points(snapshot, test=self.show_test),
+                other=grids[1] if len(grids) == 2 else None,
+                marks=experiment_marks(snapshot),
+            )
         self._rows.clear()
         self.refresh()
 
-    def _invalidate(self) -> None:
-        self._key = None
-        self._frame = None
+    def invalidate(self) -> None:
+        super().invalidate()
         self._rows.clear()
         self.refresh()
-
-    def _build_frame(self, snapshot: Snapshot, grid: GridOutputs) -> _Frame:
-        n_outputs = snapshot.baseline.layers[-1].n_out
-        colours = colour_indices(grid, n_outputs)
-        pixel_rows, w = colours.shape
-        h = pixel_rows // 2
-        marks: dict[tuple[int, int], tuple[str, int, str]] = {}
-        e = grid.extent
-        layers = (
-            (snapshot.x_test, snapshot.y_test, TEST_GLYPH, "test"),
-            (snapshot.x_train, snapshot.y_train, TRAIN_GLYPH, "train"),
-        )
-        for points, labels, glyph, kind in layers:
-            if len(points) == 0:
-                continue
-            cols = np.floor((points[:, 0] - e.x_min) / (e.x_max - e.x_min) * w)
-            pix = np.floor((e.y_max - points[:, 1]) / (e.y_max - e.y_min) * 2 * h)
-            inside = (cols >= 0) & (cols < w) & (pix >= 0) & (pix < 2 * h)
-            for c, p, label in zip(
-                cols[inside].astype(int).tolist(),
-                pix[inside].astype(int).tolist(),
-                labels[inside].tolist(),
-                strict=True,
-            ):
-                marks[(p // 2, c)] = (glyph, int(label), kind)
-        for i in snapshot.poisoned.tolist():
-            x, y = snapshot.x_train[i]
-            row, col, _ = self._cell_of(float(x), float(y), e, w, h)
-            if 0 <= row < h and 0 <= col < w:
-                marks[(row, col)] = (POISON_GLYPH, int(snapshot.y_train[i]), "poison")
-        return _Frame(e, colours, grid.classes, class_confidence(grid, n_outputs), marks)
 
     # -- drawing -------------------------------------------------------------------------
 
@@ -310,61 +275,55 @@ class BoundaryMap(Widget):
         return strip
 
     def _render_row(self, y: int) -> Strip:
-        frame = self._frame
-        if frame is None or 2 * y + 1 >= frame.colours.shape[0]:
+        raster = self.raster
+        if raster is None or y >= raster.height:
             return Strip.blank(self.size.width, self.rich_style)
-        top = frame.colours[2 * y].tolist()
-        bottom = frame.colours[2 * y + 1].tolist()
+        top = raster.colours[2 * y].tolist()
+        bottom = raster.colours[2 * y + 1].tolist()
         if self.glyphs:
-            classes = frame.classes[2 * y].tolist()
-            conf = frame.confidence[2 * y].tolist()
-            segments = [self._ascii_cell(c, p) for c, p in zip(classes, conf, strict=True)]
+            segments = [self._ascii_cell(raster, y, c) for c in range(raster.width)]
         else:
             segments = [Segment(HALF, pair_style(t, b)) for t, b in zip(top, bottom, strict=True)]
-        for (row, col), (glyph, cls, kind) in frame.marks.items():
+        for (row, col), (kind, cls) in raster.points.items():
             if row == y and col < len(segments):
-                segments[col] = self._mark(glyph, cls, kind, top[col])
-        self._draw_probe(y, frame, segments, top)
-        self._draw_labels(y, frame, segments)
+                segments[col] = self._point(kind, cls, top[col])
+        self._draw_probe(y, raster, segments, top)
+        self._draw_labels(y, raster, segments)
         return Strip(segments).simplify()
 
-    def _ascii_cell(self, cls: int, confidence: float) -> Segment:
-        glyph = ascii_glyph(cls, confidence)
-        key = (cls, glyph)
-        segment = _ascii_segments.get(key)
-        if segment is None:
-            glyphs = ASCII_CLASS_GLYPHS[cls % len(ASCII_CLASS_GLYPHS)]
-            level = glyphs.index(glyph) if glyph in glyphs else 0
-            segment = Segment(glyph, _ascii_styles[(cls % len(CLASS_RGB), level)])
-            _ascii_segments[key] = segment
-        return segment
+    def _ascii_cell(self, raster: Raster, row: int, col: int) -> Segment:
+        glyph = raster.glyph(row, col)
+        cls = int(raster.classes[row, col]) % CLASSES_SHOWN
+        glyphs = ASCII_CLASS_GLYPHS[cls]
+        level = glyphs.index(glyph) if glyph in glyphs else 3
+        style = _ascii_styles[(cls, level)]
+        if glyph not in glyphs:
+            style = Style(bold=True)
+        return Segment(glyph, style)
 
-    def _mark(self, glyph: str, cls: int, kind: str, background: int) -> Segment:
+    def _point(self, kind: str, cls: int, background: int) -> Segment:
         if self.glyphs:
-            text = ASCII_POISON_GLYPH if kind == "poison" else str(cls)
-            style = _ascii_styles[(cls % len(CLASS_RGB), 3)] + Style(
-                bold=True, reverse=kind != "test"
+            text = ASCII_POINT_GLYPHS.get(kind, str(cls % 10))
+            style = _ascii_styles[(cls % CLASSES_SHOWN, 3)] + Style(
+                bold=True, reverse=kind in ("train", "flipped")
             )
             return Segment(text, style)
-        return Segment(glyph, point_style(cls, background))
+        return Segment(POINT_GLYPHS.get(kind, "●"), point_style(kind, cls, background))
 
-    def _draw_probe(self, y: int, frame: _Frame, segments: list[Segment], top: list[int]) -> None:
-        h = frame.colours.shape[0] // 2
-        w = frame.colours.shape[1]
-        row, col, _ = self._cell_of(*self.probe, frame.extent, w, h)
+    def _draw_probe(self, y: int, raster: Raster, segments: list[Segment], top: list[int]) -> None:
+        row, col, _ = cell_of(*self.probe, raster.extent, raster.width, raster.height)
         if row != y or not 0 <= col < len(segments):
             return
         style = self.get_component_rich_style("boundary-map--probe", partial=True)
         if self.glyphs:
             segments[col] = Segment(ASCII_PROBE_GLYPH, style + Style(reverse=True))
         else:
-            segments[col] = Segment(PROBE_GLYPH, Style(bgcolor=COLOURS[top[col]]) + style)
+            segments[col] = Segment(PROBE_GLYPH, Style(bgcolor=PIXEL_COLOURS[top[col]]) + style)
 
-    def _draw_labels(self, y: int, frame: _Frame, segments: list[Segment]) -> None:
+    def _draw_labels(self, y: int, raster: Raster, segments: list[Segment]) -> None:
         """The corners' coordinates: top right (x_max, y_max), bottom left (x_min, y_min)."""
-        h = frame.colours.shape[0] // 2
-        w = len(segments)
-        e = frame.extent
+        w, h = len(segments), raster.height
+        e = raster.extent
         if y == 0:
             text = f"({_num(e.x_max)}, {_num(e.y_max)})"
             start = w - len(text)

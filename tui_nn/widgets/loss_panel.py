@@ -1,71 +1,67 @@
-"""Loss over the epochs: compact sparklines (LossPanel) and a chart with axes (LossChart)."""
+"""Loss over the epochs, every run at once: a compact panel and a chart with axes.
+
+Both draw the same curves in the same colours (``loss_curves``): each run's training loss in
+its run colour, and the baseline's test loss in a muted version of its colour.
+"""
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping
 
 import numpy as np
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.events import Resize
-from textual.reactive import reactive
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from engine.snapshot import RunView, Snapshot
-from tui_nn.widgets.architecture_view import snapshot_key
+from engine.snapshot import Snapshot
+from tui_nn.story import clean
+from tui_nn.widgets.curve_plot import Curve, CurvePlot, legend_segments
+from tui_nn.widgets.palette import run_colours
+from tui_nn.widgets.panel import Panel
 
 CHART_POINTS = 500
 """Most points per series the chart draws; longer histories are thinned evenly."""
 
 
-def finite(values: Sequence[float]) -> list[float]:
-    """The values that are neither NaN nor infinite (a blown-up run ends in NaN)."""
-    return [v for v in values if math.isfinite(v)]
+def _muted(colour: Color) -> Color:
+    r, g, b = colour.get_truecolor()
+    return Color.from_rgb((r + 128) // 2.2, (g + 128) // 2.2, (b + 128) // 2.2)
 
 
-def downsample(values: Sequence[float], n: int) -> tuple[float, ...]:
-    """Shrink a series to at most ``n`` values by averaging consecutive buckets.
-
-    Bucket i covers values[len * i // n : len * (i + 1) // n], so every value counts once and
-    the last bucket ends with the latest value.
-
-    Args:
-        values: The series, oldest first.
-        n: The most values wanted (at least 1 is used).
-
-    Returns:
-        The series itself when it is short enough, else ``n`` bucket means.
-    """
-    n = max(1, n)
-    if len(values) <= n:
-        return tuple(float(v) for v in values)
-    edges = [len(values) * i // n for i in range(n + 1)]
-    array = np.asarray(values, dtype=np.float64)
-    return tuple(float(array[a:b].mean()) for a, b in itertools.pairwise(edges))
-
-
-def thin(values: Sequence[float], n: int) -> tuple[list[int], list[float]]:
-    """At most ``n`` evenly spaced (epoch, value) points, first and last kept; epochs from 1."""
-    if len(values) <= n:
-        return list(range(1, len(values) + 1)), [float(v) for v in values]
-    index = np.unique(np.linspace(0, len(values) - 1, max(2, n)).round().astype(np.int64))
-    return [int(i) + 1 for i in index], [float(values[int(i)]) for i in index]
+def loss_curves(snapshot: Snapshot, variables: Mapping[str, str]) -> list[Curve]:
+    """Every run's training loss and the baseline's test loss, baseline's train curve last
+    (drawn on top)."""
+    colours = run_colours(variables, len(snapshot.runs))
+    curves = []
+    base = snapshot.baseline
+    if len(snapshot.x_test) and len(base.history.test_loss):
+        curves.append(
+            Curve(
+                f"{base.label} test",
+                base.history.epochs.astype(np.float64),
+                base.history.test_loss,
+                _muted(colours[0]),
+            )
+        )
+    for run, colour in reversed(list(zip(snapshot.runs, colours, strict=True))):
+        label = run.label if len(snapshot.runs) > 1 else "train"
+        curves.append(
+            Curve(label, run.history.epochs.astype(np.float64), run.history.train_loss, colour)
+        )
+    return curves
 
 
-def _percent(value: float) -> str:
-    return "  --" if not math.isfinite(value) else f"{value:5.1%}"
-
-
-def _loss(value: float) -> str:
-    return "--" if not math.isfinite(value) else f"{value:.4g}"
-
-
-def _history_key(snapshot: Snapshot) -> tuple[object, ...]:
-    run = snapshot.baseline
-    return (*snapshot_key(snapshot), len(run.loss_history), len(run.test_loss_history))
+def thin(x: np.ndarray, y: np.ndarray, n: int) -> tuple[list[float], list[float]]:
+    """At most ``n`` evenly spaced points, first and last kept, non-finite ones dropped."""
+    if len(x) > n:
+        keep = np.unique(np.linspace(0, len(x) - 1, max(2, n)).round().astype(np.int64))
+        x, y = x[keep], y[keep]
+    finite = np.isfinite(y)
+    return x[finite].tolist(), y[finite].tolist()
 
 
 def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
@@ -76,102 +72,55 @@ def log_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], lis
     return positions, [f"{10**p:.2g}" for p in positions]
 
 
-class LossPanel(Vertical):
-    """Live train and test loss of the baseline as sparklines, with current loss and accuracy.
+def epoch_ticks(last: float, count: int = 5) -> list[int]:
+    """Whole-number epoch ticks from 0 to about ``last``."""
+    if last <= 0:
+        return [0]
+    raw = last / max(1, count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return list(range(0, int(last) + 1, int(max(1, step))))
 
-    Each history is averaged down to the sparkline's width, so a bar is a stretch of epochs.
 
-    Args:
-        glyphs: Glyph mode (kept for the common widget interface; sparklines need no colour).
-        **kwargs: The usual widget arguments (id, classes, ...).
-    """
+class LossPanel(Panel):
+    """Training loss of every run and test loss of the baseline, log-scaled, as curves."""
 
     DEFAULT_CSS = """
     LossPanel {
         height: 1fr;
-        min-height: 2;
+        min-height: 3;
+        layout: vertical;
     }
-    LossPanel > .loss-label {
-        height: 1;
-        width: 1fr;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    LossPanel > Sparkline {
-        height: 1fr;
-        min-height: 1;
-    }
-    LossPanel > #loss-test-spark > .sparkline--max-color {
-        color: $accent;
-    }
-    LossPanel > #loss-test-spark > .sparkline--min-color {
-        color: $accent 30%;
+    LossPanel > #loss-legend {
+        height: auto;
+        max-height: 2;
     }
     """
 
-    glyphs = reactive(False)
-    """Glyph mode (no colour); sparklines read by bar height, so nothing changes."""
-
-    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.set_reactive(LossPanel.glyphs, glyphs)
-        self._run: RunView | None = None
-        self._key: tuple[object, ...] | None = None
-        self._width = -1
-
     def compose(self) -> ComposeResult:
-        yield Static("train loss: no epochs yet", id="loss-train-label", classes="loss-label")
-        yield Sparkline((), id="loss-train-spark")
-        yield Static("test loss", id="loss-test-label", classes="loss-label")
-        yield Sparkline((), id="loss-test-spark")
+        yield Static("", id="loss-legend")
+        yield CurvePlot(id="loss-plot")
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Show the baseline's loss history, unless it is the one already shown."""
-        run = snapshot.baseline
-        key = _history_key(snapshot)
-        if key == self._key:
+    def view_key(self) -> Hashable:
+        return (self.glyphs, self.app.theme)
+
+    def draw(self, snapshot: Snapshot) -> None:
+        if not self.is_mounted:
             return
-        self._key = key
-        self._run = run
-        self._redraw()
+        curves = loss_curves(snapshot, self.app.theme_variables)
+        plot = self.query_one(CurvePlot)
+        plot.plot(curves, log=True, glyphs=self.glyphs, key=(snapshot.revision, self.view_key()))
+        legend = Text(no_wrap=False)
+        for text, style in legend_segments(list(reversed(curves)), self.glyphs, Style()):
+            legend.append(clean(text), style)
+        self.query_one("#loss-legend", Static).update(legend)
 
     def on_mount(self) -> None:
-        self._redraw()
-
-    def on_resize(self, event: Resize) -> None:
-        if event.size.width != self._width:
-            self._redraw()
-
-    def _redraw(self) -> None:
-        run = self._run
-        if run is None or not self.is_mounted:
-            return
-        self._width = self.size.width
-        bars = self.query_one("#loss-train-spark", Sparkline).size.width
-        train, test = finite(run.loss_history), finite(run.test_loss_history)
-        bars = bars or max(len(train), 1)
-        self.query_one("#loss-train-spark", Sparkline).data = downsample(train, bars)
-        self.query_one("#loss-test-spark", Sparkline).data = downsample(test, bars)
-        self.query_one("#loss-train-label", Static).update(
-            f"train loss {_loss(run.train_loss)}  acc {_percent(run.train_accuracy)}"
-            f"  epoch {run.epoch}"
-        )
-        if run.test_loss_history:
-            label = f"test  loss {_loss(run.test_loss)}  acc {_percent(run.test_accuracy)}"
-        else:
-            label = "test  loss: no test split"
-        if run.blowup:
-            label += f"  NaN: {run.blowup}"
-        self.query_one("#loss-test-label", Static).update(label)
+        self.redraw()
 
 
 class LossChart(PlotextPlot):
-    """Train and test loss of the baseline against the epoch, log-scaled, with axes.
-
-    Args:
-        glyphs: Glyph mode: series told apart by marker instead of colour.
-        **kwargs: The usual widget arguments (id, classes, ...).
-    """
+    """The same curves as the Loss panel, with axes (plotext), for the `c` chart."""
 
     DEFAULT_CSS = """
     LossChart {
@@ -180,55 +129,46 @@ class LossChart(PlotextPlot):
     }
     """
 
-    glyphs = reactive(False, init=False)
-    """Glyph mode: ASCII markers, no colour."""
-
     def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.set_reactive(LossChart.glyphs, glyphs)
-        self._key: tuple[object, ...] | None = None
-        self._run: RunView | None = None
+        self.glyphs = glyphs
+        """ASCII mode: series told apart by marker instead of colour."""
+        self._key: Hashable = None
+        self.curves: list[Curve] = []
+        """The curves last plotted."""
 
     def show(self, snapshot: Snapshot) -> None:
-        """Plot the baseline's loss history, unless it is the one already plotted."""
-        run = snapshot.baseline
-        key = _history_key(snapshot)
+        """Plot this snapshot's curves, unless they are the ones already plotted."""
+        key = (snapshot.revision, self.glyphs, self.app.theme)
         if key == self._key:
             return
         self._key = key
-        self._run = run
-        self._replot()
-
-    def watch_glyphs(self) -> None:
+        self.curves = loss_curves(snapshot, self.app.theme_variables)
         self._replot()
 
     def _replot(self) -> None:
-        run = self._run
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title("loss (log scale)")
         plt.xlabel("epoch")
-        if run is not None:
-            # plotext's own log scale re-applies log10 on every build, so plot log10 values
-            # on a linear axis and label the ticks with the losses themselves
-            low, high = math.inf, -math.inf
-            for name, history, marker, color in (
-                ("train", run.loss_history, "o" if self.glyphs else "braille", "orange"),
-                ("test", run.test_loss_history, "x" if self.glyphs else "braille", "cyan"),
-            ):
-                epochs, values = thin(history, CHART_POINTS)
-                kept = [
-                    (e, math.log10(v))
-                    for e, v in zip(epochs, values, strict=True)
-                    if math.isfinite(v) and v > 0
-                ]
-                if not kept:
-                    continue
-                xs, ys = zip(*kept, strict=True)
-                low, high = min(low, *ys), max(high, *ys)
-                color_args = {} if self.glyphs else {"color": color}
-                plt.plot(list(xs), list(ys), label=name, marker=marker, **color_args)
-            if math.isfinite(low):
-                plt.yticks(*log_ticks(low, high))
+        low, high, last = math.inf, -math.inf, 0.0
+        markers = ("*", "+", "o", "x", "#", "%")
+        for i, curve in enumerate(reversed(self.curves)):
+            xs, ys = thin(curve.x, curve.y, CHART_POINTS)
+            kept = [(x, math.log10(y)) for x, y in zip(xs, ys, strict=True) if y > 0]
+            if not kept:
+                continue
+            x, y = zip(*kept, strict=True)
+            low, high, last = min(low, *y), max(high, *y), max(last, x[-1])
+            style = (
+                {"marker": markers[i % len(markers)]}
+                if self.glyphs
+                else {"marker": "braille", "color": curve.colour.get_truecolor()}
+            )
+            plt.plot(list(x), list(y), label=clean(curve.label), **style)
+        if math.isfinite(low):
+            plt.yticks(*log_ticks(low, high))
+            ticks = epoch_ticks(last)
+            plt.xticks(ticks, [f"{t:,}" for t in ticks])
         self.refresh()

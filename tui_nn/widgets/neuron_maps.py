@@ -1,15 +1,14 @@
-"""What each hidden neuron computes over the plane, and how many fire per input.
+"""What each hidden neuron computes over the plane.
 
-NeuronThumbnails draws one small heat map per hidden neuron (each scaled by its own largest
-|activation|, so a weak neuron's shape is still visible), labelled ``L<layer>.<unit>`` with
-dead and saturated units marked. ActiveUnitBars shows, per class, how many training inputs
-switch on exactly k hidden units: when the classes differ, the count alone leaks the class.
-NeuronMaps puts the two together.
+NeuronMaps draws one small heat map per hidden neuron of the run on the main map (each scaled
+by its own largest |activation|, so a weak neuron's shape is still visible), labelled
+``L<layer>.<unit>`` with dead and saturated units marked.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,27 +16,16 @@ import numpy as np
 import numpy.typing as npt
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
-from textual.app import ComposeResult, RenderResult
-from textual.containers import Container
 from textual.events import Resize
-from textual.reactive import reactive
 from textual.strip import Strip
-from textual.widget import Widget
 
 from engine.snapshot import Snapshot
-from tui_nn.widgets.architecture_view import snapshot_key
-from tui_nn.widgets.palette import (
-    ACTIVATION_STYLES,
-    ASCII_ACTIVATION_GLYPHS,
-    CLASS_RGB,
-    LEVELS,
-)
+from tui_nn.plane import nearest
+from tui_nn.widgets.palette import ACTIVATION_STYLES, ASCII_ACTIVATION_GLYPHS, LEVELS
+from tui_nn.widgets.panel import Panel
 
 MIN_THUMB_WIDTH = 4
 """Narrowest thumbnail (cells); below this the maps stop being readable."""
-WIDE = 70
-"""From this width on, NeuronMaps puts the histogram beside the maps instead of below."""
 Indices = npt.NDArray[np.intp]
 STATUS_MARKS = {"dead": ("✕", "x"), "saturated": ("◐", "s")}
 """The one-cell mark after a dead or saturated unit's name: (colour mode, glyph mode)."""
@@ -96,12 +84,7 @@ def fit_name(label: str, cells: int) -> str:
     return label[: max(0, cells)]
 
 
-def nearest(source: int, target: int) -> Indices:
-    """Indices of ``target`` evenly spaced samples (cell centres) of ``source`` values."""
-    return np.minimum(source - 1, ((np.arange(target) + 0.5) * source / target).astype(np.intp))
-
-
-class NeuronThumbnails(Widget):
+class NeuronMaps(Panel):
     """One heat map per hidden neuron, in a wrapping grid sized to the widget (Line API).
 
     Args:
@@ -110,38 +93,36 @@ class NeuronThumbnails(Widget):
     """
 
     DEFAULT_CSS = """
-    NeuronThumbnails {
+    NeuronMaps {
         height: 1fr;
     }
-    NeuronThumbnails > .neuron-thumbnails--label {
+    NeuronMaps > .neuron-maps--label {
         color: $text-muted;
     }
-    NeuronThumbnails > .neuron-thumbnails--dead {
+    NeuronMaps > .neuron-maps--dead {
         color: $error;
         text-style: bold;
     }
-    NeuronThumbnails > .neuron-thumbnails--saturated {
+    NeuronMaps > .neuron-maps--saturated {
         color: $warning;
         text-style: bold;
     }
-    NeuronThumbnails > .neuron-thumbnails--hatch {
+    NeuronMaps > .neuron-maps--hatch {
         color: $error 45%;
     }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "neuron-thumbnails--label",
-        "neuron-thumbnails--dead",
-        "neuron-thumbnails--saturated",
-        "neuron-thumbnails--hatch",
+        "neuron-maps--label",
+        "neuron-maps--dead",
+        "neuron-maps--saturated",
+        "neuron-maps--hatch",
     }
 
-    glyphs = reactive(False, init=False)
-    """Glyph mode: ASCII density glyphs instead of colour."""
-
     def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.set_reactive(NeuronThumbnails.glyphs, glyphs)
+        super().__init__(glyphs=glyphs, **kwargs)
+        self.run_index = 0
+        """Which run's neurons are drawn (the run on the main map)."""
         self._thumbs: list[Thumb] = []
         self._hint = "waiting for the first snapshot"
         self._key: tuple[object, ...] | None = None
@@ -149,30 +130,24 @@ class NeuronThumbnails(Widget):
         self._built_for: tuple[object, ...] | None = None
         self._index_cache: dict[tuple[int, int, int, int], tuple[Indices, Indices]] = {}
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Take the baseline's hidden activations, unless they are the ones already drawn."""
-        grid = snapshot.baseline.grid
-        shape = None if grid is None else tuple(h.shape for h in grid.hidden)
-        key = (*snapshot_key(snapshot), shape, None if grid is None else grid.extent)
-        if key == self._key:
-            return
-        self._key = key
+    def view_key(self) -> Hashable:
+        return (self.glyphs, self.run_index)
+
+    def draw(self, snapshot: Snapshot) -> None:
+        run = snapshot.runs[min(self.run_index, len(snapshot.runs) - 1)]
+        grid = run.grid
+        self._key = (snapshot.revision, self.view_key())
         self._thumbs = []
         if grid is None:
             self._hint = "no neuron maps: this view has no grid of the plane"
         elif not grid.hidden:
             self._hint = "no hidden layers: nothing to map"
         else:
-            layers = snapshot.baseline.layers
             for i, hidden in enumerate(grid.hidden):
-                status = layers[i].status if i < len(layers) else ()
+                status = run.layers[i].status if i < len(run.layers) else ()
                 for j in range(hidden.shape[0]):
                     state = status[j] if j < len(status) else "ok"
                     self._thumbs.append(Thumb(f"L{i + 1}.{j + 1}", state, normalise(hidden[j])))
-        self._built_for = None
-        self.refresh()
-
-    def watch_glyphs(self) -> None:
         self._built_for = None
         self.refresh()
 
@@ -195,7 +170,7 @@ class NeuronThumbnails(Widget):
         if marked and not thumb.label.endswith(name):  # never cut a name to make room
             name, marked = fit_name(thumb.label, cells), False
         kind = thumb.status if thumb.status in STATUS_MARKS else "label"
-        style = base + self.get_component_rich_style(f"neuron-thumbnails--{kind}", partial=True)
+        style = base + self.get_component_rich_style(f"neuron-maps--{kind}", partial=True)
         segments = [Segment(name, style)]
         if marked and len(name) + 2 <= cells:
             mark = STATUS_MARKS[thumb.status][1 if self.glyphs else 0]
@@ -204,7 +179,7 @@ class NeuronThumbnails(Widget):
 
     def _hatch(self, layout: Layout, base: Style) -> list[list[Segment]]:
         """A dead unit's map: a uniform hatched block the size of every other map."""
-        style = base + self.get_component_rich_style("neuron-thumbnails--hatch", partial=True)
+        style = base + self.get_component_rich_style("neuron-maps--hatch", partial=True)
         line = [Segment(("/" if self.glyphs else "╱") * layout.width, style)]
         return [line] * layout.lines
 
@@ -265,137 +240,3 @@ class NeuronThumbnails(Widget):
         if y >= len(self._strips):
             return Strip.blank(width, style)
         return self._strips[y].crop_extend(0, width, style)
-
-
-def histogram_text(counts: dict[int, tuple[int, ...]], width: int, glyphs: bool = False) -> Text:
-    """Per class, bars of how many inputs have exactly k active hidden units, and the mean.
-
-    Args:
-        counts: {class: histogram}, histogram[k] = inputs with exactly k active units.
-        width: Cells available.
-        glyphs: '#' bars without colour instead of coloured blocks.
-
-    Returns:
-        One line per k that occurs, a header and a line of means.
-    """
-    text = Text(no_wrap=True, overflow="crop")
-    if not counts:
-        text.append("no active-unit counts", Style(dim=True))
-        return text
-    classes = sorted(counts)
-    k_max = max((len(h) for h in counts.values()), default=0)
-    used = [k for k in range(k_max) if any(k < len(counts[c]) and counts[c][k] for c in classes)]
-    column = max(6, (width - 4) // len(classes))
-    top = max((max(h, default=0) for h in counts.values()), default=0) or 1
-    text.append("active units per input, by class", Style(bold=True))
-    text.append("\n  k ")
-    for c in classes:
-        total = sum(counts[c])
-        mean = sum(k * n for k, n in enumerate(counts[c])) / total if total else float("nan")
-        text.append(f" {c}: mean {mean:.2f}".ljust(column)[:column])
-    for k in used:
-        text.append(f"\n{k:3d} ")
-        for i, c in enumerate(classes):
-            n = counts[c][k] if k < len(counts[c]) else 0
-            number = f"{n:d}"
-            room = max(1, column - len(number) - 2)
-            length = n / top * room
-            full = int(length)
-            partial = "" if glyphs else " ▏▎▍▌▋▊▉"[int((length - full) * 8)].strip()
-            bar = ("#" if glyphs else "█") * full + partial
-            colour = Style() if glyphs else Style(color=f"rgb{CLASS_RGB[i % len(CLASS_RGB)]}")
-            text.append(" " + bar, colour)
-            text.append(" " + number + " " * max(0, column - len(bar) - len(number) - 2))
-    return text
-
-
-class ActiveUnitBars(Widget):
-    """The per-class histogram of active hidden units: the side-channel view.
-
-    Args:
-        glyphs: Glyph mode: '#' bars without colour.
-        **kwargs: The usual widget arguments (id, classes, ...).
-    """
-
-    DEFAULT_CSS = """
-    ActiveUnitBars {
-        height: auto;
-    }
-    """
-
-    glyphs = reactive(False, init=False)
-    """Glyph mode: '#' bars without colour."""
-
-    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.set_reactive(ActiveUnitBars.glyphs, glyphs)
-        self.counts: dict[int, tuple[int, ...]] = {}
-
-    def show(self, snapshot: Snapshot) -> None:
-        """Take the snapshot's active-unit histogram, redrawing only when it changed."""
-        if snapshot.active_units != self.counts:
-            self.counts = dict(snapshot.active_units)
-            self.refresh(layout=True)
-
-    def watch_glyphs(self) -> None:
-        self.refresh()
-
-    def render(self) -> RenderResult:
-        return histogram_text(self.counts, self.size.width, self.glyphs)
-
-
-class NeuronMaps(Container):
-    """Per-neuron heat maps of the baseline with the active-unit histogram below or beside.
-
-    Args:
-        glyphs: Glyph mode for both parts.
-        **kwargs: The usual widget arguments (id, classes, ...).
-    """
-
-    DEFAULT_CSS = """
-    NeuronMaps {
-        layout: vertical;
-        height: 1fr;
-    }
-    NeuronMaps.-wide {
-        layout: horizontal;
-    }
-    NeuronMaps > NeuronThumbnails {
-        width: 1fr;
-        height: 1fr;
-    }
-    NeuronMaps > ActiveUnitBars {
-        width: 1fr;
-        max-height: 50%;
-    }
-    NeuronMaps.-wide > ActiveUnitBars {
-        width: 34;
-        max-height: 100%;
-        padding-left: 1;
-    }
-    """
-
-    glyphs = reactive(False, init=False)
-    """Glyph mode for the maps and the histogram."""
-
-    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.set_reactive(NeuronMaps.glyphs, glyphs)
-        self.thumbnails = NeuronThumbnails(glyphs=glyphs, id="neuron-thumbnails")
-        self.histogram = ActiveUnitBars(glyphs=glyphs, id="active-units")
-
-    def compose(self) -> ComposeResult:
-        yield self.thumbnails
-        yield self.histogram
-
-    def show(self, snapshot: Snapshot) -> None:
-        """Update the maps and the histogram (each redraws only when its data changed)."""
-        self.thumbnails.show(snapshot)
-        self.histogram.show(snapshot)
-
-    def watch_glyphs(self, glyphs: bool) -> None:
-        self.thumbnails.glyphs = glyphs
-        self.histogram.glyphs = glyphs
-
-    def on_resize(self, event: Resize) -> None:
-        self.set_class(event.size.width >= WIDE, "-wide")

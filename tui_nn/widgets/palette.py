@@ -15,10 +15,10 @@ from typing import Literal
 from rich.color import Color
 from rich.style import Style
 
+from tui_nn.plane import CLASSES_SHOWN, COLOURS, LEVELS
+
 ColorMode = Literal["truecolor", "256", "16", "none"]
 
-LEVELS = 16
-"""Shades per side of each ramp."""
 
 CLASS_RGB = ((52, 120, 220), (240, 140, 30), (60, 180, 90), (200, 70, 170))
 """Class colours: blue, orange, green, magenta (softmax scenarios may use up to four)."""
@@ -41,6 +41,28 @@ ACTIVATION_RAMP: tuple[Color, ...] = tuple(
 """2 * LEVELS colours from most negative, through zero, to most positive activation."""
 
 
+FADED_SHARE = 0.3
+"""How much of its class colour a cell keeps in the difference view where the runs agree."""
+DISAGREE_RGB = (255, 50, 140)
+"""Cells where two runs predict different classes: a colour neither class ramp contains."""
+RING_RGB = (235, 235, 235)
+"""Radius circles drawn over the plane."""
+
+PIXEL_COLOURS: tuple[Color, ...] = (
+    PROBABILITY_RAMP
+    + tuple(
+        _mix(NEUTRAL_RGB, rgb, (level + 1) / LEVELS)
+        for rgb in CLASS_RGB[:CLASSES_SHOWN]
+        for level in range(LEVELS)
+    )
+    + tuple(_mix(NEUTRAL_RGB, rgb, FADED_SHARE) for rgb in CLASS_RGB[:CLASSES_SHOWN])
+    + (Color.from_rgb(*DISAGREE_RGB), Color.from_rgb(*RING_RGB))
+)
+"""One colour per index of ``tui_nn.plane`` (the two-class ramp, the many-class ramps, the
+faded class colours, the disagreement colour, the ring colour)."""
+assert len(PIXEL_COLOURS) == COLOURS
+
+
 def ramp_index(value: float) -> int:
     """Index into a 2 * LEVELS ramp for a value in [0, 1] (clipped; NaN maps to the middle)."""
     if value != value:  # NaN
@@ -56,20 +78,8 @@ def half_block_styles(ramp: tuple[Color, ...]) -> list[list[Style]]:
 PROBABILITY_STYLES = half_block_styles(PROBABILITY_RAMP)
 ACTIVATION_STYLES = half_block_styles(ACTIVATION_RAMP)
 
-ASCII_CLASS_GLYPHS = (".-o@", ".+xX", ".~sS", ".=zZ")
-"""Per class, glyphs for confidence below 0.6, 0.8, 0.95, and at least 0.95. No letter O: data
-points are drawn as their class digit, and 0 must not hide among O's."""
 ASCII_ACTIVATION_GLYPHS = " .:-=+*#%@"
 """Glyphs from no activation to the strongest (by magnitude) for neuron maps without colour."""
-
-
-def ascii_glyph(cls: int, confidence: float) -> str:
-    """The glyph for a cell whose predicted class is ``cls`` at this confidence."""
-    glyphs = ASCII_CLASS_GLYPHS[cls % len(ASCII_CLASS_GLYPHS)]
-    if confidence != confidence:  # NaN
-        return "?"
-    level = 0 if confidence < 0.6 else 1 if confidence < 0.8 else 2 if confidence < 0.95 else 3
-    return glyphs[level]
 
 
 def detect_color_mode(env: Mapping[str, str] | None = None) -> ColorMode:
@@ -94,3 +104,39 @@ def detect_color_mode(env: Mapping[str, str] | None = None) -> ColorMode:
 def uses_glyphs(mode: ColorMode) -> bool:
     """Whether a colour mode is too poor for shaded heat maps (ASCII mode is used instead)."""
     return mode in ("16", "none")
+
+
+RUN_COLOUR_VARIABLES = (
+    "foreground",
+    "accent",
+    "success",
+    "primary-lighten-2",
+    "error-lighten-2",
+    "secondary-lighten-3",
+    "warning",
+)
+"""Theme variables the runs' curves are drawn in, baseline first; repeats are skipped."""
+FALLBACK_RUN_RGB = ((220, 220, 220), (255, 166, 43), (78, 191, 113), (90, 170, 255), (230, 90, 120))
+
+
+def run_colours(variables: Mapping[str, str], count: int) -> list[Color]:
+    """``count`` distinct colours for the runs' curves, taken from the theme's variables.
+
+    The Loss panel and the loss chart both call this, so a run has one colour everywhere.
+    """
+    chosen: list[Color] = []
+    for name in RUN_COLOUR_VARIABLES:
+        value = variables.get(name)
+        if not value:
+            continue
+        try:
+            colour = Color.parse(value.split()[0])
+        except Exception:  # a variable that is not a plain colour (e.g. 'auto 87%')
+            continue
+        if colour.triplet is not None and all(c.triplet != colour.triplet for c in chosen):
+            chosen.append(colour)
+    for rgb in FALLBACK_RUN_RGB:
+        colour = Color.from_rgb(*rgb)
+        if all(c.triplet != colour.triplet for c in chosen):
+            chosen.append(colour)
+    return [chosen[i % len(chosen)] for i in range(count)]

@@ -1,4 +1,9 @@
-"""Two lines that always stay on screen: where training is, and what the probe reads."""
+"""The lines that always stay on screen: the title bar and the status line.
+
+Neither ever wraps. The title bar gives the scenario's title and the run state; the status
+line gives the figures of the run on the map and the probe's reading, dropping the least
+important items first when the terminal is narrow.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from engine.snapshot import Snapshot
+from tui_nn.story import clean
 
 
 @dataclass(frozen=True)
@@ -25,24 +31,93 @@ class TrainerState:
     glyphs: bool = False
     probe: str = ""
     """The probe's readout, already formatted."""
-    blowup: str = ""
-    """What went NaN/inf and the likely cause, or empty."""
-
-
-COMPACT_WIDTH = 100
-"""Below this width the first line uses short labels."""
+    run: int = 0
+    """Index of the run whose figures are shown (the run on the map)."""
 
 
 def _num(value: float, spec: str) -> str:
     return format(value, spec) if math.isfinite(value) else "--"
 
 
+class TitleBar(Widget):
+    """'tui-nn', the scenario's title, and on the right the run state and the epoch."""
+
+    DEFAULT_CSS = """
+    TitleBar {
+        height: 1;
+        width: 1fr;
+        background: $primary-background;
+        color: $text;
+    }
+    TitleBar > .title-bar--app { text-style: bold; color: $text-accent; }
+    TitleBar > .title-bar--title { text-style: bold; }
+    TitleBar > .title-bar--running { color: $success; text-style: bold; }
+    TitleBar > .title-bar--paused { color: $warning; text-style: bold; }
+    TitleBar > .title-bar--muted { color: $text-muted; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "title-bar--app",
+        "title-bar--title",
+        "title-bar--running",
+        "title-bar--paused",
+        "title-bar--muted",
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.title_text = ""
+        """The scenario's title (as read from its file, shown escaped)."""
+        self.running = False
+        self.epoch = 0
+        self.target = 0
+
+    def set(self, *, title: str, running: bool, epoch: int, target: int) -> None:
+        """Update what the bar says (redraws only on a change)."""
+        state = (clean(title), running, epoch, target)
+        if state != (self.title_text, self.running, self.epoch, self.target):
+            self.title_text, self.running, self.epoch, self.target = state
+            self.refresh()
+
+    @property
+    def plain(self) -> str:
+        return self.render().plain
+
+    def render(self) -> Text:
+        def style(name: str) -> Style:
+            return self.get_component_rich_style(f"title-bar--{name}", partial=True)
+
+        right = Text()
+        if self.running:
+            right.append("▸ running", style("running"))
+        else:
+            right.append("‖ paused", style("paused"))
+        right.append("  ")
+        right.append("epoch ", style("muted"))
+        right.append(f"{self.epoch:,}", style("title"))
+        if self.target:
+            right.append(f"/{self.target:,}", style("muted"))
+        right.append(" ")
+        left = Text(" tui-nn ", style("app"))
+        room = self.size.width - len(left) - len(right) - 1
+        if room > 3:
+            title = self.title_text.split("\n")[0]
+            if len(title) > room:
+                title = title[: room - 1] + "…"
+            left.append(title, style("title"))
+        pad = max(0, self.size.width - len(left) - len(right))
+        line = left + Text(" " * pad) + right
+        line.no_wrap = True
+        line.overflow = "crop"
+        return line
+
+
 class StatusLine(Widget):
-    """Scenario, epoch, loss, accuracy, learning rate, dtype, run state, speed and probe."""
+    """The shown run's loss and accuracy, learning rate, dtype, speed, zoom and the probe."""
 
     DEFAULT_CSS = """
     StatusLine {
-        height: 2;
+        height: 1;
         width: 1fr;
         padding: 0 1;
         background: $panel;
@@ -50,23 +125,12 @@ class StatusLine(Widget):
     }
     StatusLine > .status-line--label { color: $text-muted; }
     StatusLine > .status-line--value { text-style: bold; }
-    StatusLine > .status-line--running { color: $success; text-style: bold; }
-    StatusLine > .status-line--paused { color: $warning; text-style: bold; }
-    StatusLine > .status-line--error { color: $error; text-style: bold; }
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "status-line--label",
-        "status-line--value",
-        "status-line--running",
-        "status-line--paused",
-        "status-line--error",
-    }
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"status-line--label", "status-line--value"}
 
-    def __init__(
-        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.snapshot: Snapshot | None = None
         """The last snapshot shown."""
         self.state = TrainerState()
@@ -87,85 +151,56 @@ class StatusLine(Widget):
 
     @property
     def plain(self) -> str:
-        """The two lines as plain text (what a person reads)."""
+        """The line as plain text (what a person reads)."""
         return self.render().plain
 
-    def _second_line(self, label: Style, value: Style) -> Text:
-        """Run state, epochs per frame, speed, zoom, mode and the probe (or the blow-up).
-
-        Items are set apart by unstyled blanks; each styled span starts with a visible
-        character, so the line reads the same wherever it is drawn.
-        """
+    def items(self) -> list[tuple[int, str, str]]:
+        """(priority, label, value) of every item, in display order; 0 is kept longest."""
         s = self.state
-        compact = self.size.width < COMPACT_WIDTH
-        gap = "  " if compact else "   "
-        line = Text()
+        out: list[tuple[int, str, str]] = []
+        snap = self.snapshot
+        if snap is not None:
+            run = snap.runs[min(s.run, len(snap.runs) - 1)]
+            if len(snap.runs) > 1:
+                out.append((1, "", clean(run.label)))
+            test = len(snap.x_test) > 0
+            loss = _num(run.train_loss, ".4g") + (f"/{_num(run.test_loss, '.4g')}" if test else "")
+            acc = _num(run.train_accuracy, ".1%")
+            acc += f"/{_num(run.test_accuracy, '.1%')}" if test else ""
+            out.append((0, "loss", loss))
+            out.append((3, "acc", acc))
+            out.append((7, "lr", f"{snap.learning_rate:g}"))
+            if run.dtype != run.label:
+                out.append((8, "", run.dtype))
         if s.running:
-            line.append("▸ running", self.get_component_rich_style("status-line--running"))
-        else:
-            line.append("‖ paused", self.get_component_rich_style("status-line--paused"))
-        line.append(gap)
-        line.append(f"{s.epochs_per_frame:,}", value)
-        line.append(" ")
-        line.append("ep/frame" if compact else "epochs/frame", label)
-        line.append(gap)
-        eps = "—" if s.epochs_per_second is None else f"{s.epochs_per_second:,.0f}"
-        line.append(eps, value)
-        line.append(" ")
-        line.append("ep/s", label)
+            eps = "—" if s.epochs_per_second is None else f"{s.epochs_per_second:,.0f}"
+            out.append((5, "ep/s", eps))
+        out.append((4, "ep/frame", f"{s.epochs_per_frame:,}"))
         if s.zoom != 1:
-            line.append(gap)
-            line.append("zoom", label)
-            line.append(" ")
-            line.append(f"{s.zoom:g}×", value)
+            out.append((2, "zoom", f"{s.zoom:g}×"))
         if s.glyphs:
-            line.append(gap)
-            line.append("ASCII", label)
-        if s.blowup:
-            line.append(gap)
-            line.append("⚠ " + s.blowup, self.get_component_rich_style("status-line--error"))
-        elif s.probe:
-            line.append(gap)
-            line.append("probe", label)
-            line.append(" ")
-            line.append(s.probe, value)
-        return line
+            out.append((9, "", "ASCII"))
+        if s.probe:
+            out.append((2, "probe", s.probe))
+        return out
 
     def render(self) -> Text:
         label = self.get_component_rich_style("status-line--label", partial=True)
         value = self.get_component_rich_style("status-line--value", partial=True)
-        snap = self.snapshot
-        first = Text()
-        if snap is not None:
-            run = snap.baseline
-            first.append(snap.scenario, value)
-            compact = self.size.width < COMPACT_WIDTH
-            items = (
-                (
-                    ("ep", f"{snap.epoch:,}"),
-                    ("loss", f"{_num(run.train_loss, '.4g')}/{_num(run.test_loss, '.4g')}"),
-                    ("acc", f"{_num(run.train_accuracy, '.1%')}/{_num(run.test_accuracy, '.1%')}"),
-                    ("lr", f"{snap.learning_rate:g}"),
-                    ("", run.dtype),
-                )
-                if compact
-                else (
-                    ("epoch", f"{snap.epoch:,}"),
-                    ("loss", _num(run.train_loss, ".4g")),
-                    ("test", _num(run.test_loss, ".4g")),
-                    ("acc", _num(run.train_accuracy, ".1%")),
-                    ("test", _num(run.test_accuracy, ".1%")),
-                    ("lr", f"{snap.learning_rate:g}"),
-                    ("", run.dtype),
-                )
-            )
-            for key, text in items:
-                first.append("  ")
-                if key:
-                    first.append(f"{key} ", label)
-                first.append(text, value)
-        second = self._second_line(label, value)
-        lines = Text("\n").join([first, second])
-        lines.no_wrap = True
-        lines.overflow = "ellipsis"
-        return lines
+        items = self.items()
+        width = max(0, self.size.width - 2)
+
+        def length(kept: list[tuple[int, str, str]]) -> int:
+            return sum(len(v) + (len(k) + 1 if k else 0) for _, k, v in kept) + 2 * (len(kept) - 1)
+
+        # Drop the least important items first until the line fits: it never wraps.
+        while items and length(items) > width:
+            items.remove(max(items, key=lambda item: item[0]))
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for i, (_, key, text) in enumerate(items):
+            if i:
+                line.append("  ")
+            if key:
+                line.append(f"{key} ", label)
+            line.append(text, value)
+        return line

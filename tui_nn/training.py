@@ -36,8 +36,12 @@ def train_loop(
     fps: float,
     post: Callable[[Message], object],
     done: threading.Event,
+    pause_at: int | None = None,
 ) -> None:
-    """Body of the training worker: train until cancelled or a run blows up.
+    """Body of the training worker: train until cancelled, or until it should pause.
+
+    It pauses (posting ``TrainingStopped``) when a run blows up, when the session reaches one
+    of the scenario's moments, and at epoch ``pause_at``.
 
     Args:
         session: The session to train.
@@ -45,6 +49,7 @@ def train_loop(
         fps: Frames per second the interface draws at most.
         post: Sends a message to the interface thread (thread-safe).
         done: Set when the loop has returned, so the caller can wait for the thread itself.
+        pause_at: Stop at this epoch (the scenario's training.epochs), or None.
     """
     worker = get_current_worker()
     per_epoch = 1e-4
@@ -57,13 +62,22 @@ def train_loop(
             while trained < target and not worker.is_cancelled:
                 left = budget - (time.perf_counter() - start)
                 chunk = max(1, min(target - trained, int(min(CHUNK_SECONDS, left) / per_epoch)))
+                if pause_at is not None:
+                    chunk = min(chunk, max(1, pause_at - session.epoch))
+                moments = len(session.moments)
                 t0 = time.perf_counter()
                 n = session.step(chunk)
                 if n:
                     per_epoch = 0.7 * per_epoch + 0.3 * (time.perf_counter() - t0) / n
                 trained += n
                 if session.blowup:
-                    post(TrainingStopped(session.epoch, session.blowup))
+                    post(TrainingStopped(session.epoch, "blowup"))
+                    return
+                if len(session.moments) > moments:
+                    post(TrainingStopped(session.epoch, "moment"))
+                    return
+                if pause_at is not None and session.epoch >= pause_at:
+                    post(TrainingStopped(session.epoch, "target"))
                     return
                 if time.perf_counter() - start >= budget:
                     break

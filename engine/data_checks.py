@@ -1,0 +1,138 @@
+"""What can only be checked once a scenario's data exists, and the data itself.
+
+``engine.scenario`` validates a file on its own; this module builds the points and checks the
+rules that need them (classes, training-set size, flips, the nudged weight, the work bounds,
+the runs `[display]` names), reporting every problem at once in the same one-line form.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK
+from engine.datasets import DataError
+from engine.network import output_units
+from engine.run import Data, build_data
+from engine.scenario import Scenario, ScenarioError
+from engine.twins import DIFFERENCE, run_keys
+
+
+def load_data(scenario: Scenario) -> Data:
+    """Build a scenario's points and check every rule that needs them.
+
+    Raises:
+        ScenarioError: With one line per problem, naming the file and the key.
+    """
+    src = scenario.source or scenario.name
+    try:
+        data = build_data(scenario.data, Path(scenario.base_dir or "."))
+    except DataError as exc:
+        raise ScenarioError([f"{src}: data.path: {exc}"]) from None
+    problems = check_against_data(scenario, data)
+    if problems:
+        raise ScenarioError([f"{src}: {line}" for line in problems])
+    return data
+
+
+def check_against_data(scenario: Scenario, data: Data) -> list[str]:
+    """Every rule of ``scenario`` that depends on its data; one 'key: problem' line each."""
+    sc = scenario
+    n = len(data.y_train)
+    k = data.n_classes
+    problems = []
+    if n == 0:
+        problems.append(
+            f"data.test_fraction: nothing left to train on (got {sc.data.test_fraction:g} of "
+            f"{len(data.y_test)} points held out, expected at least one training point)"
+        )
+    if k > MAX_CLASSES:
+        problems.append(f"data: too many classes (got {k}, expected at most {MAX_CLASSES})")
+    elif k != 2 and sc.model.output != "softmax":
+        problems.append(
+            f"model.output: {sc.model.output} separates two classes "
+            f"(got {k} classes in the data, expected output = 'softmax')"
+        )
+    widths = [2, *sc.model.hidden, output_units(sc.model, k)]
+    problems += _butterfly_problems(sc, widths)
+    problems += _poison_problems(sc, data)
+    problems += _display_problems(sc)
+    params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
+    runs = len(run_keys(sc))
+    if n * params > MAX_EPOCH_WORK:
+        problems.append(
+            f"data.samples x model size: one epoch is too much work (got {n} training points x "
+            f"{params} parameters, expected a product of at most {MAX_EPOCH_WORK:,})"
+        )
+    elif sc.training.epochs * n * params * runs > MAX_TOTAL_WORK:
+        problems.append(
+            f"training.epochs: too much work in all (got {sc.training.epochs} epochs x {n} "
+            f"points x {params} parameters x {runs} runs, expected a product of at most "
+            f"{MAX_TOTAL_WORK:,})"
+        )
+    return problems
+
+
+def _butterfly_problems(sc: Scenario, widths: list[int]) -> list[str]:
+    b = sc.experiments.butterfly
+    if b is None:
+        return []
+    layers = len(widths) - 1
+    if b.layer >= layers:
+        return [
+            f"experiments.butterfly.layer: the model has {layers} layers "
+            f"(got {b.layer}, expected 0..{layers - 1})"
+        ]
+    rows, cols = widths[b.layer], widths[b.layer + 1]
+    if b.row >= rows or b.col >= cols:
+        return [
+            f"experiments.butterfly: no weight ({b.row}, {b.col}) in layer {b.layer} "
+            f"(expected row 0..{rows - 1} and col 0..{cols - 1})"
+        ]
+    return []
+
+
+def _poison_problems(sc: Scenario, data: Data) -> list[str]:
+    p = sc.experiments.poison
+    if p is None:
+        return []
+    n = len(data.y_train)
+    problems = []
+    if p.k > n:
+        problems.append(
+            f"experiments.poison.k: more flips than training points (got {p.k}, "
+            f"expected at most {n})"
+        )
+    bad = [i for i in p.indices if not 0 <= i < n]
+    if bad:
+        problems.append(
+            f"experiments.poison.indices: not a training point (got {bad[0]}, expected 0..{n - 1})"
+        )
+    if p.mode == "targeted" and not np.any(data.y_train == p.target_class):
+        problems.append(
+            f"experiments.poison.target_class: no training point has this class "
+            f"(got {p.target_class})"
+        )
+    return problems
+
+
+def _display_problems(sc: Scenario) -> list[str]:
+    keys = run_keys(sc)
+    allowed = ", ".join(repr(k) for k in keys)
+    problems = []
+    view = sc.display.view
+    if view and view not in keys and view != DIFFERENCE:
+        problems.append(
+            f"display.view: no such run (got {view!r}, expected {allowed} or {DIFFERENCE!r})"
+        )
+    if view == DIFFERENCE and len(keys) < 2:
+        problems.append(
+            "display.view: 'difference' compares two runs and this scenario trains one "
+            "(expected an experiment with twins)"
+        )
+    for key in sc.display.compare or ():
+        if key not in keys:
+            problems.append(f"display.compare: no such run (got {key!r}, expected {allowed})")
+    return problems

@@ -1,0 +1,75 @@
+"""The card a scenario opens with: its title, the presenter's description, what to watch for.
+
+Any key closes it; `i` brings it back.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from engine.snapshot import Snapshot
+from tui_nn.plane import legend
+from tui_nn.story import clean
+from tui_nn.widgets.map_legend import item_style
+
+KEYS_HINT = "space runs · n one epoch · t switches the map · ? keys · i shows this again"
+
+
+def card_text(snapshot: Snapshot, moments: list[tuple[str, str]], glyphs: bool) -> Text:
+    """The card's body: description, moments ahead, the legend of the map."""
+    text = Text()
+    if snapshot.description:
+        paragraphs = [" ".join(p.split()) for p in clean(snapshot.description).split("\n\n")]
+        text.append("\n\n".join(p for p in paragraphs if p))
+    for view in snapshot.experiments:
+        text.append("\n\n")
+        text.append(f"{view.title}: ", Style(bold=True))
+        text.append(clean(view.headline))
+    if moments:
+        text.append("\n\nTraining pauses at:", Style(bold=True))
+        for when, caption in moments:
+            text.append(f"\n  {when}: ", Style(bold=True))
+            text.append(clean(caption))
+    text.append("\n\nOn the map: ", Style(bold=True))
+    for i, item in enumerate(legend(snapshot, None)):
+        if i:
+            text.append(" · ")
+        text.append(
+            item.ascii if glyphs else item.glyph, Style(bold=True) if glyphs else item_style(item)
+        )
+        text.append(f" {item.text}")
+    text.append(". Shade: how sure the network is (strong colour: sure; grey: unsure).")
+    return text
+
+
+class StoryCard(ModalScreen[None]):
+    """A scenario's story, shown when it opens; any key closes it."""
+
+    def __init__(self, snapshot: Snapshot, moments: list[tuple[str, str]], glyphs: bool) -> None:
+        super().__init__(classes="dialog-screen")
+        self.snapshot = snapshot
+        """The session as it opened."""
+        self.moments = moments
+        """(when, caption) of the scenario's moments."""
+        self.glyphs = glyphs
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog story-dialog") as box:
+            box.border_title = clean(self.snapshot.title)
+            box.border_subtitle = "any key closes"
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(card_text(self.snapshot, self.moments, self.glyphs), id="story-text")
+            yield Static(KEYS_HINT, classes="dialog-hint")
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def on_click(self) -> None:
+        self.dismiss(None)

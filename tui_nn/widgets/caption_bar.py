@@ -1,0 +1,56 @@
+"""A highlighted line over the panels: a moment's caption, or why training paused."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui_nn.story import clean
+
+CaptionKind = Literal["moment", "target", "error"]
+
+
+class CaptionBar(Static):
+    """Shown while training is paused at a moment, at the scenario's epochs, or on NaN/inf."""
+
+    DEFAULT_CSS = """
+    CaptionBar {
+        height: auto;
+        max-height: 4;
+        width: 1fr;
+        padding: 0 1;
+        display: none;
+        background: $accent 25%;
+        color: $text;
+    }
+    CaptionBar.-shown { display: block; }
+    CaptionBar.-target { background: $primary 25%; }
+    CaptionBar.-error { background: $error 35%; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.caption = ""
+        """What the bar says now ('' when hidden)."""
+        self.kind: CaptionKind = "moment"
+
+    def say(self, caption: str, kind: CaptionKind = "moment", heading: str = "") -> None:
+        """Show a caption (text from a scenario file is escaped)."""
+        self.caption, self.kind = clean(caption), kind
+        text = Text()
+        if heading:
+            text.append(clean(heading) + "  ", "bold")
+        text.append(self.caption)
+        self.update(text)
+        for name in ("target", "error"):
+            self.set_class(kind == name, f"-{name}")
+        self.set_class(True, "-shown")
+
+    def clear(self) -> None:
+        """Hide the bar."""
+        if self.caption:
+            self.caption = ""
+            self.update("")
+            self.set_class(False, "-shown")
