@@ -38,3 +38,17 @@ def test_engine_type_checks() -> None:
 def test_engine_never_imports_the_app() -> None:
     done = run_tool("lint-imports", "--no-cache")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_headless_run_never_loads_textual() -> None:
+    code = (
+        "import sys\n"
+        "from tui_nn.cli import main\n"
+        "status = main(['run', 'moons-poison', '--epochs', '3', '--quiet'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext'))\n"
+        "print(status, loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "0 []", done.stdout + done.stderr
