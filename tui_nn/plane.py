@@ -123,6 +123,24 @@ class Raster:
         return ascii_glyph(int(self.classes[row, col]), float(self.confidence[row, col]))
 
 
+def fit_aspect(extent: Extent, width: int, height: int) -> Extent:
+    """``extent`` grown about its centre so a pixel covers as much x as y.
+
+    A picture ``width`` cells across and ``height`` lines down has width x 2 * height pixels
+    (half a cell each, close to square on a terminal). Growing the shorter side keeps circles
+    round and never hides any of the requested range.
+    """
+    columns, rows = max(1, width), 2 * max(1, height)
+    wide = (extent.x_max - extent.x_min) / columns
+    tall = (extent.y_max - extent.y_min) / rows
+    cx, cy = (extent.x_min + extent.x_max) / 2, (extent.y_min + extent.y_max) / 2
+    if wide < tall:
+        half = tall * columns / 2
+        return Extent(cx - half, cx + half, extent.y_min, extent.y_max)
+    half = wide * rows / 2
+    return Extent(extent.x_min, extent.x_max, cy - half, cy + half)
+
+
 def cell_of(x: float, y: float, extent: Extent, width: int, height: int) -> tuple[int, int, int]:
     """(row, col, pixel row) of a point in a width x height cell picture of ``extent``."""
     col = math.floor((x - extent.x_min) / (extent.x_max - extent.x_min) * width)
@@ -268,9 +286,9 @@ def legend(
         items.append(LegendItem("mark", "◆", "*", "probe point"))
     if raster is not None and bool(np.any(raster.colours == RING)):
         items.append(LegendItem("ring", "◯", ASCII_RING, "radius circle"))
-    items.append(LegendItem("train", "●", "0", "train"))
+    items.append(LegendItem("train", "●", "0-9", "train"))
     if "test" in kinds or (raster is None and len(snapshot.x_test)):
-        items.append(LegendItem("test", "○", "0", "test"))
+        items.append(LegendItem("test", "○", "0-9", "test"))
     if difference:
         items.append(LegendItem("shade", "▒", ".", "faint: they agree"))
     else:

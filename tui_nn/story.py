@@ -164,6 +164,32 @@ def histogram_text(
     return text
 
 
+def block_text(
+    view: ExperimentView,
+    width: int,
+    *,
+    glyphs: bool = False,
+    class_styles: Sequence[Style] = DEFAULT_CLASS_STYLES,
+) -> Text | None:
+    """An experiment's table or histogram, the picture its figures describe (or None)."""
+    if view.table is not None:
+        return table_text(view.table)
+    if view.histogram:
+        return histogram_text(view.histogram, width, glyphs, class_styles)
+    return None
+
+
+def shown_figures(view: ExperimentView) -> list[Figure]:
+    """The figures a panel lists: those marked shown, unless a table already holds them."""
+    return [] if view.table is not None else [f for f in view.figures if f.shown]
+
+
+def notes_text(view: ExperimentView, width: int, muted: Style | None = None) -> Text:
+    """The experiment's notes, a paragraph each."""
+    muted = muted or Style(dim=True)
+    return Text("\n\n").join(Text(_indent(note, width, 0), muted) for note in view.notes)
+
+
 def experiment_text(
     view: ExperimentView,
     width: int,
@@ -174,29 +200,25 @@ def experiment_text(
     class_styles: Sequence[Style] = DEFAULT_CLASS_STYLES,
     wrap: bool = False,
 ) -> Text:
-    """A whole experiment: title, headline, figures with meanings, table, histogram, notes.
+    """A whole experiment, in the panel's order: title, headline, table or histogram, figures
+    with their meanings, notes.
 
     ``wrap`` wraps each figure's meaning (a report); otherwise it is cut to one line (a panel).
     """
     title = title or Style(bold=True)
-    muted = muted or Style(dim=True)
     text = Text()
     text.append(view.title, title)
     text.append("\n")
     text.append(_indent(view.headline, width, 0))
-    if view.table is not None:
+    block = block_text(view, width, glyphs=glyphs, class_styles=class_styles)
+    if block is not None:
         text.append("\n\n")
-        text.append(table_text(view.table))
-    figures = [f for f in view.figures if f.shown]
-    if view.table is not None:  # the table already holds the per-run figures
-        figures = []
+        text.append(block)
+    figures = shown_figures(view)
     if figures:
         text.append("\n\n")
         text.append(figure_lines(figures, width, muted=muted, wrap=wrap))
-    if view.histogram:
+    if view.notes:
         text.append("\n\n")
-        text.append(histogram_text(view.histogram, width, glyphs, class_styles))
-    for note in view.notes:
-        text.append("\n\n")
-        text.append(_indent(note, width, 0), muted)
+        text.append(notes_text(view, width, muted))
     return text

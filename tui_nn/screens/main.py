@@ -97,6 +97,10 @@ class MainScreen(SessionFiles):
                 tooltip="ASCII mode: glyphs instead of colour"),
         Binding("c", "chart", "Chart", show=False, id="trainer.chart",
                 tooltip="Loss chart with axes"),
+        Binding("pagedown", "scroll_experiment(1)", "Experiment down", show=False,
+                id="experiment.page_down", tooltip="Scroll the experiment panel down"),
+        Binding("pageup", "scroll_experiment(-1)", "Experiment up", show=False,
+                id="experiment.page_up", tooltip="Scroll the experiment panel up"),
         Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True,
                 id="probe.left", tooltip="Move the probe left"),
         Binding("right,l", "probe(1, 0)", "Probe right", show=False, priority=True,
@@ -175,6 +179,7 @@ class MainScreen(SessionFiles):
             panel.data_bind(MainScreen.glyphs)
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
+        self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -233,7 +238,7 @@ class MainScreen(SessionFiles):
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab is not None and event.tab.id:
             self._show_pane(event.tab.id.removeprefix("tab-"))
-            self.redraw()
+            self.call_after_refresh(self.redraw)  # once the pane has its size
 
     def action_pane(self, pane: str) -> None:
         """Show one pane (when panes sit behind tabs)."""
@@ -278,15 +283,15 @@ class MainScreen(SessionFiles):
             running=self.running,
             epoch=snapshot.epoch,
             target=snapshot.target_epochs,
+            epochs_per_frame=self.epochs_per_frame,
         )
         status = self.query_one(StatusLine)
         status.show(snapshot)
         status.set_state(
-            running=self.running,
-            epochs_per_frame=self.epochs_per_frame,
             zoom=self.boundary.zoom,
             glyphs=self.glyphs,
             probe=format_probe(self.boundary.probe, self.probe_output),
+            probe_short=format_probe(self.boundary.probe, self.probe_output, short=True),
         )
 
     def _draw_map_frame(self, snapshot: Snapshot) -> None:
@@ -302,7 +307,7 @@ class MainScreen(SessionFiles):
 
     def on_training_progress(self, message: TrainingProgress) -> None:
         eps = self._meter.add(message.epoch)
-        self.query_one(StatusLine).set_state(epochs_per_second=eps)
+        self.query_one(TitleBar).set(epochs_per_second=eps)
         wait = 1.0 / self.fps - (time.perf_counter() - self._last_draw)
         if wait <= 0:
             self.redraw()
@@ -325,13 +330,25 @@ class MainScreen(SessionFiles):
         elif len(session.moments) > self._moments_shown:
             epoch, moment = session.moments[-1]
             self._moments_shown = len(session.moments)
-            caption.say(moment.caption, "moment", f"Epoch {epoch:,} ({moment.describe()}):")
+            when = f"Epoch {epoch:,}" + (f" ({moment.describe()})" if moment.event else "")
+            caption.say(moment.caption + self._tab_hint(), "moment", when + ":")
         elif session.epoch == session.scenario.training.epochs:
             caption.say(
                 "This is where the scenario's story ends. Space trains on; r starts again.",
                 "target",
                 f"Paused at the scenario's {session.epoch:,} epochs.",
             )
+
+    def _tab_hint(self) -> str:
+        """On a narrow terminal, where the panels a caption talks about are."""
+        if not self.has_class("-narrow"):
+            return ""
+        tabs = [f"{i} {label.lower()}" for i, (_, label, _) in enumerate(PANES, 1)][1:3]
+        return f" (keys {', '.join(tabs)})"
+
+    def action_scroll_experiment(self, direction: int) -> None:
+        """PageUp / PageDown: scroll the experiment panel."""
+        self.query_one(ExperimentPanel).scroll_by_page(direction)
 
     # -- training ----------------------------------------------------------------------
 
@@ -354,13 +371,7 @@ class MainScreen(SessionFiles):
         self._worker_done.clear()
         self._meter.reset()
         self._train(self.session, self._worker_done, pause_at)
-        self.query_one(TitleBar).set(
-            title=self.session.scenario.title or self.session.scenario.name,
-            running=True,
-            epoch=self.session.epoch,
-            target=target,
-        )
-        self.query_one(StatusLine).set_state(running=True)
+        self.query_one(TitleBar).set(running=True, epochs_per_second=None)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
@@ -375,7 +386,7 @@ class MainScreen(SessionFiles):
             await asyncio.sleep(0.005)
         self._meter.reset()
         if self.is_mounted:
-            self.query_one(StatusLine).set_state(running=False, epochs_per_second=None)
+            self.query_one(TitleBar).set(running=False, epochs_per_second=None)
 
     # -- actions -----------------------------------------------------------------------
 
@@ -410,7 +421,7 @@ class MainScreen(SessionFiles):
         index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - self.epochs_per_frame))
         index = min(max(index + direction, 0), len(SPEEDS) - 1)
         self.epochs_per_frame = SPEEDS[index]
-        self.query_one(StatusLine).set_state(epochs_per_frame=self.epochs_per_frame)
+        self.query_one(TitleBar).set(epochs_per_frame=self.epochs_per_frame)
 
     def action_faster(self) -> None:
         """+: more epochs per frame."""
@@ -466,9 +477,7 @@ class MainScreen(SessionFiles):
 
     def action_view(self, step: int) -> None:
         """t / T: the next (previous) map view: each run, then the difference of two."""
-        if self.snapshot is None:
-            return
-        views = map_views(self.snapshot)
+        views = map_views(self.snapshot or self.session.snapshot(experiments=False))
         if len(views) < 2:
             self.notify("This scenario trains one run: there is no other view.", timeout=3)
             return

@@ -26,6 +26,7 @@ from tui_nn.plane import (
     cell_of,
     data_points,
     experiment_marks,
+    fit_aspect,
     rasterise,
 )
 from tui_nn.widgets.palette import CLASS_RGB, PIXEL_COLOURS
@@ -154,8 +155,12 @@ class BoundaryMap(Panel):
 
     @property
     def extent(self) -> Extent:
-        """The rectangle of the plane the map shows."""
-        return self.base_extent.scaled(self.zoom) if self.zoom != 1 else self.base_extent
+        """The rectangle of the plane the map shows: the scenario's range at this zoom, grown
+        on one side so that circles stay round at the map's shape."""
+        wanted = self.base_extent.scaled(self.zoom) if self.zoom != 1 else self.base_extent
+        if self.size.area == 0:
+            return wanted
+        return fit_aspect(wanted, self.size.width, self.size.height)
 
     def grid_size(self) -> tuple[int, int]:
         """(width, height) of the pixel grid the map needs: one column per cell, two rows."""
@@ -191,6 +196,9 @@ class BoundaryMap(Panel):
         while not self._inside(x, y) and self.zoom_index < len(ZOOMS) - 1:
             self.zoom_index += 1
         self.invalidate()
+
+    def on_resize(self) -> None:
+        self.invalidate()  # the extent follows the map's shape
 
     def _inside(self, x: float, y: float) -> bool:
         e = self.extent

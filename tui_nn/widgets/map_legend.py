@@ -35,9 +35,8 @@ def legend_text(items: list[LegendItem], width: int, glyphs: bool) -> Text:
             break
         if text.cell_len:
             text.append("  ")
-        text.append(
-            item.ascii if glyphs else item.glyph, Style(bold=True) if glyphs else item_style(item)
-        )
+        swatch = Style(bold=True, reverse=item.key == "train") if glyphs else item_style(item)
+        text.append(item.ascii if glyphs else item.glyph, swatch)
         text.append(f" {item.text}")
     return text
 
