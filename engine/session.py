@@ -81,6 +81,11 @@ class Session:
         self._lock = threading.RLock()
         self.revision = 0
         """Grows with every change; a snapshot carries it so views can skip redraws."""
+        self.pace = 0.0
+        """Seconds an expensive measurement may be reused for while the session changes (0:
+        measure every revision); see ``pace_measurements``."""
+        self.aim: tuple[float, float] | None = None
+        """The point attacks aim at (the trainer's probe, on a key), or None."""
         x_min, x_max = scenario.display.x_range
         y_min, y_max = scenario.display.y_range
         self.extent = Extent(x_min, x_max, y_min, y_max)
@@ -100,6 +105,8 @@ class Session:
         self.moments: list[tuple[int, MomentConfig]] = []
         """Moments reached so far, with the epoch each was reached at."""
         self._waiting = list(self.scenario.moments)
+        self.measurements: dict[str, tuple[int, float, object]] = {}
+        """Expensive measurements by name: (revision, time, value) (``experiments.cache``)."""
         self.revision += 1
 
     # -- what the session holds ----------------------------------------------------------
@@ -230,6 +237,22 @@ class Session:
         h = self.baseline.history
         accuracy = h.test_accuracy if h.test_accuracy else h.train_accuracy
         return bool(accuracy) and accuracy[-1] >= (moment.value or 1.0)
+
+    def pace_measurements(self, seconds: float) -> None:
+        """Let expensive measurements be reused for ``seconds`` while training runs; 0 ends it.
+
+        Ending it bumps the revision, so the next snapshot measures the session as it is.
+        """
+        with self._lock:
+            if self.pace and not seconds:
+                self.revision += 1
+            self.pace = seconds
+
+    def aim_at(self, point: tuple[float, float] | None) -> None:
+        """Point the attacks at ``point`` (None: at nothing)."""
+        with self._lock:
+            self.aim = point
+            self.revision += 1
 
     # -- reading -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.experiments import butterfly, ood, poison, precision, side_channel
+from engine.experiments import butterfly, evasion, ood, poison, precision, side_channel
 from engine.experiments.common import run_figures
 from engine.experiments.view import ExperimentView
 from engine.metrics import confidence
@@ -38,6 +38,7 @@ METRICS: dict[str, str] = {
     **butterfly.METRICS,
     **precision.METRICS,
     **side_channel.METRICS,
+    **evasion.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -47,6 +48,7 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "butterfly": butterfly.view,
     "precision": precision.view,
     "side_channel": side_channel.view,
+    "evasion": evasion.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 
