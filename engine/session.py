@@ -23,7 +23,14 @@ from engine import io
 from engine.data_checks import load_data
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED, first_divergence
-from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
+from engine.metrics import (
+    Extent,
+    evaluate_grid,
+    gradient_norms,
+    grid_points,
+    plane_inputs,
+    predicted_classes,
+)
 from engine.run import Array, Data, Run
 from engine.scenario import MomentConfig, Scenario, load_scenario
 from engine.snapshot import (
@@ -133,6 +140,11 @@ class Session:
     def epoch(self) -> int:
         return self.baseline.epoch
 
+    def features(self) -> tuple[str, ...]:
+        """Names of the networks' inputs: x1, x2, then a backdoor's trigger."""
+        extra = self.data.x_train.shape[1] - 2
+        return ("x1", "x2", *(["trigger"] if extra == 1 else [f"x{3 + i}" for i in range(extra)]))
+
     def labels(self) -> list[str]:
         return [slot.label for slot in self.slots]
 
@@ -211,7 +223,8 @@ class Session:
 
     def _diff_classes(self, run: Run) -> np.ndarray:
         net = run.network
-        return predicted_classes(net.predict(self._diff_points.astype(net.dtype)))
+        points = plane_inputs(self._diff_points, net.layers[0].n_in)
+        return predicted_classes(net.predict(points.astype(net.dtype)))
 
     def disagreement(self, twin: int) -> float:
         """Share of the comparison grid where twin ``twin`` (0 = runs[1]) and the baseline
@@ -260,7 +273,8 @@ class Session:
         """The exact outputs of one run at the point (x, y)."""
         with self._lock, np.errstate(all="ignore"):
             net = self.runs[run].network
-            return net.predict(np.array([[x, y]], dtype=net.dtype))[0].astype(np.float64)
+            point = plane_inputs(np.array([[x, y]]), net.layers[0].n_in)
+            return net.predict(point.astype(net.dtype))[0].astype(np.float64)
 
     def drift(self, twin: int) -> Drift:
         """How far twin ``twin`` (0 = runs[1]) has drifted from the baseline so far."""
@@ -337,6 +351,7 @@ class Session:
                     MomentView(epoch, m.describe(), m.caption) for epoch, m in self.moments
                 ),
                 blowup=self.blowup,
+                features=self.features(),
             )
 
     def _view(self, slot: Slot, grid: tuple[int, int] | None, area: Extent) -> RunView:
@@ -390,6 +405,9 @@ class Session:
             history=history,
             train_outputs=outputs.astype(np.float64),
             grid=evaluate_grid(net, area, *grid) if grid else None,
+            slices=(evaluate_grid(net, area, *grid, extra=(1.0,)),)
+            if grid and net.layers[0].n_in > 2
+            else (),
         )
 
     # -- weights -------------------------------------------------------------------------

@@ -73,8 +73,7 @@ def _attack_configs(scenario: Scenario) -> list[tuple[str, str, TrainConfig]]:
     """(key, label, training config) of the runs of evasion, membership and backdoor."""
     ex, train = scenario.experiments, scenario.training
     if ex.evasion is not None:
-        eps = ex.evasion.train_eps or ex.evasion.eps
-        twin = [("adversarial", f"adv. trained (eps {eps:g})", train)] if ex.evasion.defence else []
+        twin = [("adversarial", "adv. trained", train)] if ex.evasion.defence else []
         return [("baseline", "baseline", train), *twin]
     if (m := ex.membership) is not None:
         runs = [("overfit", "overfit", train)]

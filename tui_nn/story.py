@@ -173,10 +173,12 @@ def experiment_text(
     muted: Style | None = None,
     class_styles: Sequence[Style] = DEFAULT_CLASS_STYLES,
     wrap: bool = False,
+    notes: bool = True,
 ) -> Text:
     """A whole experiment: title, headline, figures with meanings, table, histogram, notes.
 
     ``wrap`` wraps each figure's meaning (a report); otherwise it is cut to one line (a panel).
+    Without ``notes`` the notes are left for ``notes_text`` (a panel puts them under a chart).
     """
     title = title or Style(bold=True)
     muted = muted or Style(dim=True)
@@ -196,7 +198,16 @@ def experiment_text(
     if view.histogram:
         text.append("\n\n")
         text.append(histogram_text(view.histogram, width, glyphs, class_styles))
-    for note in view.notes:
+    if notes and view.notes:
         text.append("\n\n")
-        text.append(_indent(note, width, 0), muted)
+        text.append(notes_text(view, width, muted=muted))
+    return text
+
+
+def notes_text(view: ExperimentView, width: int, *, muted: Style | None = None) -> Text:
+    """An experiment's notes, one paragraph each."""
+    text = Text()
+    for i, note in enumerate(view.notes):
+        text.append("\n\n" if i else "")
+        text.append(_indent(note, width, 0), muted or Style(dim=True))
     return text

@@ -174,7 +174,7 @@ def view(session: Session) -> ExperimentView:
         headline=headline,
         figures=tuple(figures),
         series=series,
-        table=Table(("run", "clean", "robust", "distance"), tuple(rows)),
+        table=Table(("run", "clean", "robust", "dist"), tuple(rows)),
         marks=tuple(marks),
         notes=(
             f"Each arrow moves a test point to its adversarial twin: {name} climbs the loss's "

@@ -40,6 +40,9 @@ from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 BLOCK = 100
 """Epochs that `N` trains at once."""
+MEASURE_PACE = 1.0
+"""Seconds an expensive experiment measurement (an attack, a fitted copy) is reused for while
+training runs; a pause measures again."""
 WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
 TINY = (40, 12)
@@ -98,6 +101,8 @@ class MainScreen(SessionFiles):
                 tooltip="ASCII mode: glyphs instead of colour"),
         Binding("c", "chart", "Chart", show=False, id="trainer.chart",
                 tooltip="Loss chart with axes"),
+        Binding("x", "attack", "Attack", show=False, id="trainer.attack",
+                tooltip="Aim the attacks at the probe (evasion: its nearest change of class)"),
         Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True,
                 id="probe.left", tooltip="Move the probe left"),
         Binding("right,l", "probe(1, 0)", "Probe right", show=False, priority=True,
@@ -353,6 +358,7 @@ class MainScreen(SessionFiles):
         pause_at = target if self.session.epoch < target else None
         self._worker_done.clear()
         self._meter.reset()
+        self.session.pace_measurements(MEASURE_PACE)
         self._train(self.session, self._worker_done, pause_at)
         self.query_one(TitleBar).set(
             title=self.session.scenario.title or self.session.scenario.name,
@@ -373,6 +379,7 @@ class MainScreen(SessionFiles):
         self.workers.cancel_group(self, "training")
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
+        self.session.pace_measurements(0)
         self._meter.reset()
         if self.is_mounted:
             self.query_one(StatusLine).set_state(running=False, epochs_per_second=None)
@@ -489,6 +496,15 @@ class MainScreen(SessionFiles):
         self.app.push_screen(screen)
         if self.snapshot is not None:
             screen.show(self.snapshot)
+
+    def action_attack(self) -> None:
+        """x: aim the attacks at the probe point (again at the same point: stop aiming)."""
+        if self.session.scenario.experiments.evasion is None:
+            self.notify("Only the evasion scenarios attack a point (moons-evasion).", timeout=3)
+            return
+        probe = self.boundary.probe
+        self.session.aim_at(None if self.session.aim == probe else probe)
+        self.redraw()
 
     def action_help(self) -> None:
         """?: the keys."""

@@ -20,23 +20,37 @@ from engine.metrics import Extent
 from engine.snapshot import Snapshot
 from engine.twins import DIFFERENCE
 from tui_nn.plane import (
+    ARROW_HEADS,
+    ASCII_ARROW_HEADS,
     ASCII_CLASS_GLYPHS,
+    ASCII_SHAFTS,
     CLASSES_SHOWN,
+    SHAFTS,
     Raster,
     cell_of,
-    data_points,
     experiment_marks,
+    pane_count,
+    panes,
     rasterise,
 )
-from tui_nn.widgets.palette import CLASS_RGB, PIXEL_COLOURS
+from tui_nn.widgets.palette import CLASS_RGB, PIXEL_COLOURS, TRACE_RGB
 from tui_nn.widgets.panel import Panel
 
 ZOOMS = (1.0, 4.0, 25.0, 100.0)
 """Factors by which `z` widens the view around the scenario's display range, in turn."""
 
 HALF = "▀"
-POINT_GLYPHS = {"train": "●", "test": "○", "flipped": "✖", "mark": "◆"}
-ASCII_POINT_GLYPHS = {"flipped": "!", "mark": "*"}
+POINT_GLYPHS = {
+    "train": "●",
+    "test": "○",
+    "flipped": "✖",
+    "mark": "◆",
+    "cross": "✚",
+    "target": "◎",
+}
+ASCII_POINT_GLYPHS = {"flipped": "!", "mark": "*", "cross": "&", "target": "$"}
+GAP = "│"
+"""Between panes drawn side by side."""
 PROBE_GLYPH = "╋"
 ASCII_PROBE_GLYPH = "#"
 
@@ -67,7 +81,12 @@ def point_style(kind: str, cls: int, background: int) -> Style:
     key = (kind, cls, background)
     style = _point_styles.get(key)
     if style is None:
-        rgb = MARK_RGB if kind == "mark" else POINT_RGB[cls % len(POINT_RGB)]
+        if kind in ("head", "shaft"):
+            rgb = TRACE_RGB
+        elif kind in ("mark", "cross", "target"):
+            rgb = MARK_RGB
+        else:
+            rgb = POINT_RGB[cls % len(POINT_RGB)]
         style = Style(color=f"rgb{rgb}", bgcolor=PIXEL_COLOURS[background], bold=True)
         _point_styles[key] = style
     return style
@@ -142,7 +161,11 @@ class BoundaryMap(Panel):
         self.probe = self._centre()
         """The probe's point in the plane (data coordinates)."""
         self.raster: Raster | None = None
-        """The picture last built (for tests)."""
+        """The (first) picture last built (for tests and the legend)."""
+        self.rasters: list[Raster] = []
+        """Every pane's picture, left to right."""
+        self.pane_labels: list[str] = []
+        """What each pane shows, when there are several ('trigger off', ...)."""
         self._rows: dict[int, Strip] = {}
 
     # -- geometry ------------------------------------------------------------------------
@@ -157,10 +180,18 @@ class BoundaryMap(Panel):
         """The rectangle of the plane the map shows."""
         return self.base_extent.scaled(self.zoom) if self.zoom != 1 else self.base_extent
 
+    def panes_shown(self) -> int:
+        """How many panes sit side by side (from the last snapshot and the current view)."""
+        return pane_count(self.snapshot, self.view.runs, self.extent)
+
+    def pane_width(self) -> int:
+        """Cells across one pane (panes are separated by one column)."""
+        k = self.panes_shown()
+        return max(1, (self.size.width - (k - 1)) // k)
+
     def grid_size(self) -> tuple[int, int]:
         """(width, height) of the pixel grid the map needs: one column per cell, two rows."""
-        width, height = self.size
-        return max(width, 8), 2 * max(height, 4)
+        return max(self.pane_width(), 8), 2 * max(self.size.height, 4)
 
     def _centre(self) -> tuple[float, float]:
         e = self.base_extent
@@ -203,7 +234,7 @@ class BoundaryMap(Panel):
         output at exactly the point the cursor marks.
         """
         e = self.extent
-        w, h = max(self.size.width, 1), max(self.size.height, 1)
+        w, h = self.pane_width(), max(self.size.height, 1)
         row, col, _ = cell_of(*self.probe, e, w, h)
         col = min(max(col + dx, 0), w - 1)
         row = min(max(row - dy, 0), h - 1)
@@ -241,22 +272,33 @@ class BoundaryMap(Panel):
         return (self.glyphs, self.view, self.extent, self.show_test, tuple(self.size))
 
     def draw(self, snapshot: Snapshot) -> None:
-        runs = [i for i in self.view.runs if i < len(snapshot.runs)]
-        grids = [snapshot.runs[i].grid for i in runs]
-        if not grids or any(g is None or g.extent != self.extent for g in grids):
+        shown = panes(snapshot, self.view.runs, test=self.show_test)
+        first = shown[0] if shown else None
+        if (
+            first is None
+            or first.grid.extent != self.extent
+            or (self.view.difference and first.other is None)
+        ):
             self.invalidate()  # a snapshot taken for another view: wait for the next one
             return
-        self.raster = None
-        if grids[0] is not None:
-            self.raster = rasterise(
-                grids[0],
-                self.size.width,
+        run = snapshot.runs[self.view.runs[0]]
+        marks = experiment_marks(snapshot, run.key)
+        width = max(1, (self.size.width - (len(shown) - 1)) // len(shown))
+        n_outputs = snapshot.baseline.layers[-1].n_out
+        self.rasters = [
+            rasterise(
+                p.grid,
+                width,
                 self.size.height,
-                n_outputs=snapshot.baseline.layers[-1].n_out,
-                points=data_points(snapshot, test=self.show_test),
-                other=grids[1] if len(grids) == 2 else None,
-                marks=experiment_marks(snapshot),
+                n_outputs=n_outputs,
+                points=p.points,
+                other=p.other,
+                marks=marks,
             )
+            for p in shown
+        ]
+        self.pane_labels = [p.label for p in shown] if len(shown) > 1 else []
+        self.raster = self.rasters[0]
         self._rows.clear()
         self.refresh()
 
@@ -275,9 +317,22 @@ class BoundaryMap(Panel):
         return strip
 
     def _render_row(self, y: int) -> Strip:
-        raster = self.raster
-        if raster is None or y >= raster.height:
+        if not self.rasters or y >= self.rasters[0].height:
             return Strip.blank(self.size.width, self.rich_style)
+        label = self.get_component_rich_style("boundary-map--label", partial=True)
+        segments: list[Segment] = []
+        for i, raster in enumerate(self.rasters):
+            if i:
+                segments.append(Segment(GAP, label))
+            part = self._pane_row(raster, y)
+            if y == 0 and i < len(self.pane_labels) and self.pane_labels[i]:
+                text = f" {self.pane_labels[i]} "[: raster.width]
+                part[: len(text)] = [Segment(ch, label) for ch in text]
+            segments += part
+        self._draw_labels(y, self.rasters, segments)
+        return Strip(segments).simplify()
+
+    def _pane_row(self, raster: Raster, y: int) -> list[Segment]:
         top = raster.colours[2 * y].tolist()
         bottom = raster.colours[2 * y + 1].tolist()
         if self.glyphs:
@@ -288,8 +343,7 @@ class BoundaryMap(Panel):
             if row == y and col < len(segments):
                 segments[col] = self._point(kind, cls, top[col])
         self._draw_probe(y, raster, segments, top)
-        self._draw_labels(y, raster, segments)
-        return Strip(segments).simplify()
+        return segments
 
     def _ascii_cell(self, raster: Raster, row: int, col: int) -> Segment:
         glyph = raster.glyph(row, col)
@@ -302,6 +356,13 @@ class BoundaryMap(Panel):
         return Segment(glyph, style)
 
     def _point(self, kind: str, cls: int, background: int) -> Segment:
+        if kind in ("head", "shaft"):
+            if kind == "head":
+                glyph = (ASCII_ARROW_HEADS if self.glyphs else ARROW_HEADS)[cls % 8]
+            else:
+                glyph = (ASCII_SHAFTS if self.glyphs else SHAFTS)[cls % 4]
+            style = Style(bold=True) if self.glyphs else point_style(kind, 0, background)
+            return Segment(glyph, style)
         if self.glyphs:
             text = ASCII_POINT_GLYPHS.get(kind, str(cls % 10))
             style = _ascii_styles[(cls % CLASSES_SHOWN, 3)] + Style(
@@ -320,10 +381,10 @@ class BoundaryMap(Panel):
         else:
             segments[col] = Segment(PROBE_GLYPH, Style(bgcolor=PIXEL_COLOURS[top[col]]) + style)
 
-    def _draw_labels(self, y: int, raster: Raster, segments: list[Segment]) -> None:
+    def _draw_labels(self, y: int, rasters: list[Raster], segments: list[Segment]) -> None:
         """The corners' coordinates: top right (x_max, y_max), bottom left (x_min, y_min)."""
-        w, h = len(segments), raster.height
-        e = raster.extent
+        w, h = len(segments), rasters[0].height
+        e = rasters[0].extent
         if y == 0:
             text = f"({_num(e.x_max)}, {_num(e.y_max)})"
             start = w - len(text)
@@ -332,7 +393,7 @@ class BoundaryMap(Panel):
             start = 0
         else:
             return
-        if start < 0 or len(text) * 3 > w or h < 4:
+        if start < 0 or len(text) * 3 > rasters[-1].width or h < 4:
             return
         style = self.get_component_rich_style("boundary-map--label", partial=True)
         for i, ch in enumerate(text):

@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from engine.experiments.view import ExperimentView
 from engine.snapshot import Snapshot
-from tui_nn.story import experiment_text
+from tui_nn.story import experiment_text, notes_text
 from tui_nn.widgets.curve_plot import Curve, CurvePlot, legend_segments
 from tui_nn.widgets.palette import CLASS_RGB, run_colours
 from tui_nn.widgets.panel import Panel
@@ -49,6 +49,10 @@ class ExperimentSection(Vertical):
     ExperimentSection > .experiment-legend {
         height: auto;
     }
+    ExperimentSection > .experiment-notes {
+        height: auto;
+        margin-top: 1;
+    }
     """
 
     def __init__(self, name: str, has_chart: bool) -> None:
@@ -61,12 +65,15 @@ class ExperimentSection(Vertical):
         """The experiment's curves (when it has any)."""
         self.legend = Static("", classes="experiment-legend")
         """What each curve is."""
+        self.notes = Static("", classes="experiment-notes")
+        """The sentences that explain the figures (under the chart)."""
 
     def compose(self) -> ComposeResult:
         yield self.text
         if self.has_chart:
             yield self.chart
             yield self.legend
+        yield self.notes
 
 
 class ExperimentPanel(Panel, VerticalScroll):
@@ -116,8 +123,11 @@ class ExperimentPanel(Panel, VerticalScroll):
                 glyphs=self.glyphs,
                 title=Style.parse(f"bold {title}") if title else Style(bold=True),
                 class_styles=[Style(color=f"rgb{rgb}") for rgb in CLASS_RGB],
+                notes=False,
             )
             section.text.update(text)
+            section.notes.update(notes_text(view, width))
+            section.notes.display = bool(view.notes)
             if section.has_chart and view.series:
                 self._chart(section, view, snapshot)
 
@@ -134,4 +144,8 @@ class ExperimentPanel(Panel, VerticalScroll):
         for text, style in legend_segments(curves, self.glyphs, Style()):
             legend.append(text, style)
         legend.append("(log)" if log else "", Style(dim=True))
+        x_label = next((s.x_label for s in view.series if s.x_label), "")
+        if x_label:
+            xs = np.concatenate([np.asarray(s.x, dtype=np.float64) for s in view.series])
+            legend.append(f"x: {x_label} {xs.min():g} to {xs.max():g}", Style(dim=True))
         section.legend.update(legend)
