@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.experiments import butterfly, evasion, ood, poison, precision, side_channel
+from engine.experiments import (
+    butterfly,
+    evasion,
+    membership,
+    ood,
+    poison,
+    precision,
+    side_channel,
+)
 from engine.experiments.common import run_figures
 from engine.experiments.view import ExperimentView
 from engine.metrics import confidence
@@ -39,6 +47,7 @@ METRICS: dict[str, str] = {
     **precision.METRICS,
     **side_channel.METRICS,
     **evasion.METRICS,
+    **membership.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -49,6 +58,7 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "precision": precision.view,
     "side_channel": side_channel.view,
     "evasion": evasion.view,
+    "membership": membership.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 
