@@ -98,3 +98,31 @@ def logit_jacobian(network: Network, x: Array) -> tuple[Array, Array]:
         unit[:, k] = 1  # seed dz_k/dz = e_k and walk it back to the input
         jacobian[:, k, :] = backward_to_input(network, trace, unit)
     return z, jacobian
+
+
+def parameter_gradient(
+    network: Network, x: Array, targets: Array
+) -> list[tuple[Array, Array | None]]:
+    """dL/dW and dL/db of every layer for the batch (x, targets), the loss as training sees it.
+
+    The same backward pass as ``Network.backward``, run on its own values, so the gradient a
+    client would share can be computed for any batch without touching the run.
+    """
+    trace = forward_trace(network, x)
+    z, p = trace[-1]
+    out = network.layers[-1]
+    if network.fused:
+        grad_z = fused_gradient(p, targets)
+    else:
+        grad_z = out.activation.backward(z, p, network.loss.gradient(p, targets))
+    grads: list[tuple[Array, Array | None]] = []
+    for i in range(len(network.layers) - 1, -1, -1):
+        layer = network.layers[i]
+        inputs = trace[i - 1][1] if i > 0 else x.astype(network.dtype, copy=False)
+        grads.append((inputs.T @ grad_z, None if layer.bias is None else grad_z.sum(axis=0)))
+        if i > 0:
+            z_prev, a_prev = trace[i - 1]
+            grad_z = network.layers[i - 1].activation.backward(
+                z_prev, a_prev, grad_z @ layer.weight.T
+            )
+    return grads[::-1]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from engine.experiments import (
     butterfly,
     evasion,
+    leakage,
     membership,
     ood,
     poison,
@@ -48,6 +49,7 @@ METRICS: dict[str, str] = {
     **side_channel.METRICS,
     **evasion.METRICS,
     **membership.METRICS,
+    **leakage.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -59,6 +61,7 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "side_channel": side_channel.view,
     "evasion": evasion.view,
     "membership": membership.view,
+    "leakage": leakage.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 
