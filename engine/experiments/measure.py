@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from engine.experiments import (
     butterfly,
     evasion,
+    extraction,
     leakage,
     membership,
     ood,
@@ -50,6 +51,7 @@ METRICS: dict[str, str] = {
     **evasion.METRICS,
     **membership.METRICS,
     **leakage.METRICS,
+    **extraction.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -62,6 +64,7 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "evasion": evasion.view,
     "membership": membership.view,
     "leakage": leakage.view,
+    "extraction": extraction.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 
