@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
+from engine.attacks import backdoor
 from engine.data_checks import load_data
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED, first_divergence
@@ -112,6 +113,8 @@ class Session:
         self.moments: list[tuple[int, MomentConfig]] = []
         """Moments reached so far, with the epoch each was reached at."""
         self._waiting = list(self.scenario.moments)
+        self.traces: dict[str, tuple[list[int], list[float]]] = {}
+        """Experiment figures sampled during training: name -> (epochs, values)."""
         self.measurements: dict[str, tuple[int, float, object]] = {}
         """Expensive measurements by name: (revision, time, value) (``experiments.cache``)."""
         self.revision += 1
@@ -194,17 +197,33 @@ class Session:
                 while done < epochs and not self.blowup:
                     if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
                         poison(self.slots[1].run, self.data, self.flipped)
+                    self._switch_to_clean_data()
                     for slot in self.slots:
                         slot.run.step()
                     done += 1
                     if self._drifts:
                         self._record_drift()
+                    if self.epoch % self._disagree_every == 0:
+                        self._record_traces()
                     if self._waiting and self._reach_moments():
                         break
             finally:
                 if done:
                     self.revision += 1
             return done
+
+    def _switch_to_clean_data(self) -> None:
+        """A backdoor's fine-tuned twin trains on clean data from its epoch on."""
+        b = self.scenario.experiments.backdoor
+        if b is not None and b.finetune_at == self.epoch and len(self.slots) > 1:
+            backdoor.finetune(self.slots[1].run, self.data)
+
+    def _record_traces(self) -> None:
+        """Cheap per-epoch figures of the experiments that record them (sampled like drift)."""
+        for name, values in measure.traces(self).items():
+            self.traces.setdefault(name, ([], []))
+            self.traces[name][0].append(self.epoch)
+            self.traces[name][1].append(values)
 
     def _record_drift(self) -> None:
         base = self.baseline

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.attacks.extraction import Extraction, extract
 from engine.experiments.cache import cached
-from engine.experiments.view import ExperimentView, Figure, Plane, Series, percent
+from engine.experiments.view import ExperimentView, Figure, Plane, Series, Table, percent
 from engine.metrics import evaluate_grid, predicted_classes
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def view(session: Session) -> ExperimentView:
         figures += [
             Figure(f"extraction.fidelity.q{r.budget}", f"{r.budget} queries", r.grid_fidelity,
                    percent(r.grid_fidelity),
-                   "share of the plane where the copy predicts the victim's class"),
+                   "share of the plane where the copy predicts the victim's class", shown=False),
             Figure(f"extraction.test_fidelity.q{r.budget}", f"{r.budget} queries, test",
                    r.test_fidelity, percent(r.test_fidelity),
                    "share of the test points where copy and victim agree", shown=False),
@@ -81,7 +81,11 @@ def view(session: Session) -> ExperimentView:
     arch = "-".join(str(w) for w in (2, *config.hidden, last.copy.layers[-1].n_out))
     headline = (
         f"{last.budget} {config.strategy} queries ({config.access}) → a {arch} copy agrees on "
-        f"{percent(last.grid_fidelity)} of the plane"
+        f"{percent(last.grid_fidelity)} of the plane and scores {percent(accuracy)} on the "
+        "test labels"
+    )
+    rows = tuple(
+        (str(r.budget), percent(r.grid_fidelity), percent(r.test_fidelity)) for r in results
     )
     return ExperimentView(
         name="extraction",
@@ -89,6 +93,7 @@ def view(session: Session) -> ExperimentView:
         headline=headline,
         figures=tuple(figures),
         series=series,
+        table=Table(("queries", "plane", "test points"), rows),
         planes=(plane,),
         notes=(
             f"The attacker sees only the victim's {config.access} at points it chooses "

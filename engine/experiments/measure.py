@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.experiments import (
+    backdoor,
     butterfly,
     evasion,
     extraction,
@@ -52,6 +53,7 @@ METRICS: dict[str, str] = {
     **membership.METRICS,
     **leakage.METRICS,
     **extraction.METRICS,
+    **backdoor.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -65,8 +67,25 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "membership": membership.view,
     "leakage": leakage.view,
     "extraction": extraction.view,
+    "backdoor": backdoor.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
+
+
+TRACES: dict[str, Callable[[Session], dict[str, float]]] = {
+    "backdoor": backdoor.trace,
+}
+"""Experiment key -> the cheap figures it records while training (``Session.traces``)."""
+
+
+def traces(session: Session) -> dict[str, float]:
+    """The traced figures of every experiment the session runs, now."""
+    ex = session.scenario.experiments
+    out: dict[str, float] = {}
+    for key, trace in TRACES.items():
+        if getattr(ex, key) is not None:
+            out.update(trace(session))
+    return out
 
 
 def views(session: Session) -> tuple[ExperimentView, ...]:
