@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
-from engine.attacks import backdoor
+from engine.attacks import backdoor, weight_files
 from engine.data_checks import load_data
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED, first_divergence
@@ -32,8 +32,9 @@ from engine.metrics import (
     plane_inputs,
     predicted_classes,
 )
+from engine.network import build_network
 from engine.run import Array, Data, Run
-from engine.scenario import MomentConfig, Scenario, load_scenario
+from engine.scenario import MomentConfig, Scenario, ScenarioError, load_scenario
 from engine.snapshot import (
     Drift,
     History,
@@ -86,6 +87,8 @@ class Session:
         self.scenario = scenario
         self.data = load_data(scenario) if data is None else data
         self._initial_weights = initial_weights
+        if initial_weights is None and scenario.weights is not None:
+            self._initial_weights = self._pinned_weights()
         self._lock = threading.RLock()
         self.revision = 0
         """Grows with every change; a snapshot carries it so views can skip redraws."""
@@ -100,6 +103,22 @@ class Session:
         self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
         self._disagree_every = max(1, scenario.training.epochs // DISAGREEMENT_SAMPLES)
         self._build()
+
+    def _pinned_weights(self) -> Weights:
+        """The scenario's `weights` file, refused unless its sha256 is `weights_sha256`."""
+        sc = self.scenario
+        assert sc.weights is not None
+        path = Path(sc.weights)
+        if not path.is_absolute():
+            path = Path(sc.base_dir or ".") / path
+        network = build_network(
+            sc.model, sc.training.loss, self.data.n_classes, 0, sc.training.dtype,
+            self.data.x_train.shape[1],
+        )  # fmt: skip
+        try:
+            return weight_files.load_pinned(path, sc.weights_sha256, network.architecture())
+        except (weight_files.PinError, io.WeightFileError) as exc:
+            raise ScenarioError([f"{sc.source or sc.name}: weights: {exc}"]) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:

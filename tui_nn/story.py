@@ -164,6 +164,19 @@ def histogram_text(
     return text
 
 
+def listing_text(lines: Sequence[str], width: int, style: Style | None = None) -> Text:
+    """Lines shown as they are (cut to ``width``), e.g. a pickle's opcodes, from a file: cleaned."""
+    text = Text(no_wrap=True, overflow="crop")
+    for i, line in enumerate(lines):
+        shown = clean(line).replace("\n", " ")
+        text.append(
+            ("\n" if i else "") + (shown if len(shown) <= width else shown[: width - 1] + "…")
+        )
+    if style is not None:
+        text.stylize(style)
+    return text
+
+
 def experiment_text(
     view: ExperimentView,
     width: int,
@@ -198,6 +211,9 @@ def experiment_text(
     if view.histogram:
         text.append("\n\n")
         text.append(histogram_text(view.histogram, width, glyphs, class_styles))
+    if view.listing:
+        text.append("\n\n")
+        text.append(listing_text(view.listing, width, muted))
     if notes and view.notes:
         text.append("\n\n")
         text.append(notes_text(view, width, muted=muted))

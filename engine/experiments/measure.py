@@ -22,6 +22,7 @@ from engine.experiments import (
     poison,
     precision,
     side_channel,
+    supply_chain,
 )
 from engine.experiments.common import run_figures
 from engine.experiments.view import ExperimentView
@@ -54,6 +55,7 @@ METRICS: dict[str, str] = {
     **leakage.METRICS,
     **extraction.METRICS,
     **backdoor.METRICS,
+    **supply_chain.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -68,6 +70,7 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "leakage": leakage.view,
     "extraction": extraction.view,
     "backdoor": backdoor.view,
+    "supply_chain": supply_chain.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 

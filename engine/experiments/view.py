@@ -101,6 +101,8 @@ class ExperimentView:
     """Sentences that explain what the figures show."""
     planes: tuple[Plane, ...] = ()
     """Decisions drawn beside the main map's run (an extracted copy beside its victim)."""
+    listing: tuple[str, ...] = ()
+    """Lines shown as they are, in a fixed-width block (a pickle's opcodes)."""
 
     def metrics(self) -> dict[str, float]:
         """The figures as metric name -> value."""
