@@ -231,7 +231,6 @@ class ExtractionConfig(Section):
         400, ge=1, le=MAX_SURROGATE_EPOCHS, description="Epochs each surrogate is fitted."
     )
     learning_rate: float = Field(0.02, gt=0, le=10, description="The surrogate's Adam step.")
-    hinges: bool = Field(False, description="Also recover a one-hidden-layer ReLU's hinges.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of queries and surrogates.")
 
 

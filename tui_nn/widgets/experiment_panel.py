@@ -25,7 +25,8 @@ from tui_nn.widgets.panel import Panel
 NO_EXPERIMENT = (
     "This scenario runs no experiment: it is a baseline to learn the screen with. Open one "
     "that breaks the network with o (moons-ood, moons-poison, moons-butterfly, "
-    "moons-float16, moons-side-channel)."
+    "moons-float16, moons-side-channel), or one that attacks it (moons-evasion, "
+    "moons-extraction, moons-membership, moons-leakage, moons-backdoor, supply-chain)."
 )
 CHART_HEIGHT = 8
 """Lines of an experiment's chart."""
