@@ -80,11 +80,11 @@ def _attack_configs(scenario: Scenario) -> list[tuple[str, str, TrainConfig]]:
         if m.l2 > 0:
             runs.append(("regularised", f"L2 {m.l2:g}", train.model_copy(update={"l2": m.l2})))
         if m.dp is not None:
-            label = f"DP-SGD (C {m.dp.clip:g}, sigma {m.dp.noise_multiplier:g})"
+            label = f"DP-SGD sigma {m.dp.noise_multiplier:g}"
             runs.append(("dp", label, train.model_copy(update={"dp": m.dp})))
         return runs
     if (b := ex.backdoor) is not None:
-        twin = [("finetuned", f"fine-tuned from epoch {b.finetune_at}", train)]
+        twin = [("finetuned", "fine-tuned", train)]
         return [("backdoored", "backdoored", train), *(twin if b.finetune_at else [])]
     return []
 

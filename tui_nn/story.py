@@ -94,13 +94,26 @@ def _one_line(text: str, width: int, indent: int) -> str:
     return " " * indent + (text if len(text) <= room else text[: room - 1] + "…")
 
 
-def table_text(table: Table, *, header: Style | None = None) -> Text:
-    """A small table as aligned text (numbers right-aligned)."""
+def table_text(table: Table, *, header: Style | None = None, width: int | None = None) -> Text:
+    """A small table as aligned text (numbers right-aligned).
+
+    A table wider than ``width`` is shown row by row instead: the first cell on a line, then
+    the other columns as 'name value' pairs, wrapped and indented.
+    """
     header = header or Style(bold=True)
     widths = [
         max(len(table.columns[c]), *(len(row[c]) for row in table.rows))
         for c in range(len(table.columns))
     ]
+    if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+        stacked = Text()
+        for i, row in enumerate(table.rows):
+            stacked.append(("\n" if i else "") + row[0], header)
+            pairs = " · ".join(
+                f"{name} {cell}" for name, cell in zip(table.columns[1:], row[1:], strict=True)
+            )
+            stacked.append("\n" + _indent(pairs, width, 2))
+        return stacked
     text = Text(no_wrap=True, overflow="ellipsis")
 
     def cells(row: Sequence[str]) -> str:
@@ -201,7 +214,7 @@ def experiment_text(
     text.append(_indent(view.headline, width, 0))
     if view.table is not None:
         text.append("\n\n")
-        text.append(table_text(view.table))
+        text.append(table_text(view.table, width=width))
     figures = [f for f in view.figures if f.shown]
     if view.table is not None:  # the table already holds the per-run figures
         figures = []

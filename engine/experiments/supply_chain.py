@@ -65,7 +65,7 @@ def view(session: Session) -> ExperimentView:
                "yes" if pin else "no", "whether the scenario pins its weights by sha256",
                shown=False),
     )  # fmt: skip
-    rows = tuple((f.name.rsplit("/", 1)[-1], f.kind, f.sha256[:8], f.verdict) for f in found)
+    rows = tuple((f.name.rsplit("/", 1)[-1], f.sha256[:8], f.verdict) for f in found)
     listing: list[str] = []
     notes = [
         f"The scenario loads {sc.weights or 'no file'}"
@@ -90,7 +90,7 @@ def view(session: Session) -> ExperimentView:
         title="Supply chain: weight files",
         headline=headline,
         figures=figures,
-        table=Table(("file", "format", "sha256", "verdict"), rows),
+        table=Table(("file", "sha256", "verdict"), rows),
         listing=tuple(listing),
         notes=tuple(notes),
     )

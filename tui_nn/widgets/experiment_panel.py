@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.events import Resize
 from textual.widgets import Static
 
 from engine.experiments.view import ExperimentView
@@ -99,6 +100,11 @@ class ExperimentPanel(Panel, VerticalScroll):
 
     def view_key(self) -> Hashable:
         return (self.glyphs, self.size.width, self.app.theme)
+
+    def on_resize(self, event: Resize) -> None:
+        """Shown after being hidden behind a tab, or resized: wrap the text to the new width."""
+        if self.snapshot is not None:
+            self.redraw()
 
     def draw(self, snapshot: Snapshot) -> None:
         if not self.is_mounted:
