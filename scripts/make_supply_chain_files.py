@@ -18,7 +18,7 @@ from engine.scenario import load_scenario
 from engine.session import Session
 
 FOLDER = Path("scenarios/supply-chain")
-PAYLOAD = "print('This model file just ran code on your machine.')".encode()
+PAYLOAD = b"print('This model file just ran code on your machine.')"
 MALICIOUS_PICKLE = (
     b"\x80\x02"  # PROTO 2
     + b"cbuiltins\nexec\n"  # GLOBAL: import builtins.exec

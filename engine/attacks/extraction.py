@@ -52,14 +52,14 @@ def fit(
     model = ModelConfig(
         hidden=config.hidden,
         activation=config.activation,
-        output=out.activation.name,  # type: ignore[arg-type]
+        output=out.activation.name,
     )
     n_classes = max(out.n_out, 2)
     copy = build_network(
         model, LOSS_FOR_OUTPUT[model.output], n_classes, seed, "float64", x.shape[1]
     )
     train = TrainConfig(
-        loss=LOSS_FOR_OUTPUT[model.output],  # type: ignore[arg-type]
+        loss=LOSS_FOR_OUTPUT[model.output],
         optimizer="adam",
         learning_rate=config.learning_rate,
         epochs=config.epochs,
@@ -96,7 +96,7 @@ def queries(
     high = np.array([extent.x_max, extent.y_max])
     if config.strategy == "grid":
         side = max(2, math.isqrt(budget))
-        return grid_points(extent, side, side)[:budget]
+        return grid_points(extent, side, side)[:budget].astype(np.float64)
     if config.strategy == "random":
         return rng.uniform(low, high, size=(budget, 2))
     # boundary: half at random, then rounds that ask where the copy so far is least sure.
@@ -134,5 +134,5 @@ def extract(
     rng = np.random.default_rng([config.seed, budget])
     x = queries(victim, budget, extent, config, rng)
     copy = fit(victim, x, ask(victim, x, config.access), config, config.seed)
-    grid = grid_points(extent, cells, cells)
+    grid = grid_points(extent, cells, cells).astype(np.float64)
     return Extraction(budget, x, copy, agreement(victim, copy, test), agreement(victim, copy, grid))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 if TYPE_CHECKING:
     from engine.session import Session
@@ -34,7 +34,7 @@ def cached(session: Session, name: str, compute: Callable[[], T]) -> T:
     if entry is not None:
         revision, when, value = entry
         if revision == session.revision or now - when < session.pace:
-            return value  # type: ignore[no-any-return]
+            return cast(T, value)
     value = compute()
     store[name] = (session.revision, now, value)
     return value

@@ -142,7 +142,7 @@ def view(session: Session) -> ExperimentView:
         )  # fmt: skip
     sigmas = np.array(config.sigmas, dtype=np.float64)
     positive = sigmas > 0
-    series = ()
+    series: tuple[Series, ...] = ()
     if positive.sum() >= 2:
         series = (
             Series("recovery error", np.log10(sigmas[positive]),
