@@ -431,3 +431,20 @@ def legend(
         items.append(LegendItem("shade", "░", ".", "grey: unsure"))
     items.append(LegendItem("probe", "╋", "#", "cursor"))
     return items
+
+
+def panes_legend(
+    snapshot: Snapshot, rasters: Sequence[Raster], *, difference: bool = False
+) -> list[LegendItem]:
+    """The legend of several panes drawn side by side: every entry any of them needs, once."""
+    if not rasters:
+        return legend(snapshot, None, difference=difference)
+    items = legend(snapshot, rasters[0], difference=difference)
+    for raster in rasters[1:]:
+        keys = {(i.key, i.cls) for i in items}
+        extra = [i for i in legend(snapshot, raster, difference=difference)
+                 if (i.key, i.cls) not in keys]  # fmt: skip
+        # New marks go before the points' entries, which end every legend.
+        cut = next((n for n, i in enumerate(items) if i.key == "train"), len(items))
+        items[cut:cut] = [i for i in extra if i.key not in ("train", "test", "shade", "probe")]
+    return items

@@ -24,7 +24,14 @@ from engine.experiments.expectations import Outcome
 from engine.io import write_atomic
 from engine.snapshot import RunView, Snapshot
 from engine.twins import DIFFERENCE
-from tui_nn.plane import ASCII_ARROW_HEADS, ASCII_SHAFTS, experiment_marks, legend, panes, rasterise
+from tui_nn.plane import (
+    ASCII_ARROW_HEADS,
+    ASCII_SHAFTS,
+    experiment_marks,
+    panes,
+    panes_legend,
+    rasterise,
+)
 from tui_nn.story import clean, experiment_text
 
 BOUNDARY_SIZE = (60, 20)
@@ -269,13 +276,7 @@ def boundary_text(snapshot: Snapshot, size: tuple[int, int] = BOUNDARY_SIZE) -> 
     left, right = f"{ext.x_min:g}", f"{ext.x_max:g}"
     axis = f"{left}{right:>{pane_width - len(left)}}"
     lines.append(f"{'':>{margin}}  " + "   ".join(axis for _ in shown).rstrip())
-    items = [i for i in legend(snapshot, rasters[0], difference=difference) if i.key != "probe"]
-    for raster in rasters[1:]:
-        items += [
-            i
-            for i in legend(snapshot, raster, difference=difference)
-            if i.key not in {j.key for j in items}
-        ]
+    items = panes_legend(snapshot, rasters, difference=difference)
     words = []
     for item in items:
         if item.key == "class":

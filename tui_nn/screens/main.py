@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.messages import TrainingProgress, TrainingStopped
-from tui_nn.plane import legend
+from tui_nn.plane import panes_legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
@@ -302,7 +302,7 @@ class MainScreen(SessionFiles):
         pane.border_subtitle = (
             clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
         )
-        items = legend(snapshot, self.boundary.raster, difference=view.difference)
+        items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
