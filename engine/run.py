@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from engine import datasets
 from engine.config import DataConfig, ModelConfig, TrainConfig
+from engine.dp import DPSGD, epsilon
 from engine.metrics import accuracy
 from engine.network import Network, build_network
 from engine.optim import Optimizer
@@ -108,7 +109,7 @@ class Run:
         self.model_config = model
         self.train_config = train
         self.network: Network = build_network(
-            model, train.loss, data.n_classes, train.seed, train.dtype
+            model, train.loss, data.n_classes, train.seed, train.dtype, data.x_train.shape[1]
         )
         if initial_weights is not None:
             self.network.set_weights(initial_weights)
@@ -121,6 +122,11 @@ class Run:
             train.batch_size,
             np.random.default_rng([train.seed, 1]),
         )
+        self.dp: DPSGD | None = None
+        """The DP-SGD gradient hook, when the run trains with ``training.dp``."""
+        if train.dp is not None:
+            self.dp = DPSGD(train.dp, np.random.default_rng([train.seed, 2]))
+            self.trainer.gradient_hook = self.dp
         self.x_test = data.x_test.astype(self.network.dtype)
         self.test_targets = encode_targets(data.y_test, self.network)
         self.history = History()
@@ -168,6 +174,28 @@ class Run:
         """Train from now on with different labels for the same points (label poisoning)."""
         self.data = Data(self.data.x_train, y, self.data.x_test, self.data.y_test)
         self.trainer.targets = encode_targets(y, self.network)
+
+    def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
+        """Train from now on on other points (a clean set to fine-tune on)."""
+        self.data = Data(x, y, self.data.x_test, self.data.y_test)
+        self.trainer.x = x.astype(self.network.dtype)
+        self.trainer.targets = encode_targets(y, self.network)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Updates per epoch: one per batch."""
+        size = self.trainer.batch_size
+        n = len(self.trainer.x)
+        return 1 if size is None else -(-n // size)
+
+    def privacy_epsilon(self) -> float:
+        """epsilon spent so far at ``training.dp.delta`` (NaN for a run without DP-SGD)."""
+        dp = self.train_config.dp
+        if dp is None:
+            return float("nan")
+        n = len(self.trainer.x)
+        rate = 1.0 if self.trainer.batch_size is None else self.trainer.batch_size / n
+        return epsilon(dp.noise_multiplier, rate, self.epoch * self.steps_per_epoch, dp.delta)
 
     def weights(self) -> list[tuple[Array, Array | None]]:
         """Copies of (weight, bias) per layer."""

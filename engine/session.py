@@ -20,12 +20,21 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
+from engine.attacks import backdoor, weight_files
 from engine.data_checks import load_data
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED, first_divergence
-from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
+from engine.metrics import (
+    Extent,
+    evaluate_grid,
+    gradient_norms,
+    grid_points,
+    plane_inputs,
+    predicted_classes,
+)
+from engine.network import build_network
 from engine.run import Array, Data, Run
-from engine.scenario import MomentConfig, Scenario, load_scenario
+from engine.scenario import MomentConfig, Scenario, ScenarioError, load_scenario
 from engine.snapshot import (
     Drift,
     History,
@@ -78,15 +87,38 @@ class Session:
         self.scenario = scenario
         self.data = load_data(scenario) if data is None else data
         self._initial_weights = initial_weights
+        if initial_weights is None and scenario.weights is not None:
+            self._initial_weights = self._pinned_weights()
         self._lock = threading.RLock()
         self.revision = 0
         """Grows with every change; a snapshot carries it so views can skip redraws."""
+        self.pace = 0.0
+        """Seconds an expensive measurement may be reused for while the session changes (0:
+        measure every revision); see ``pace_measurements``."""
+        self.aim: tuple[float, float] | None = None
+        """The point attacks aim at (the trainer's probe, on a key), or None."""
         x_min, x_max = scenario.display.x_range
         y_min, y_max = scenario.display.y_range
         self.extent = Extent(x_min, x_max, y_min, y_max)
         self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
         self._disagree_every = max(1, scenario.training.epochs // DISAGREEMENT_SAMPLES)
         self._build()
+
+    def _pinned_weights(self) -> Weights:
+        """The scenario's `weights` file, refused unless its sha256 is `weights_sha256`."""
+        sc = self.scenario
+        assert sc.weights is not None
+        path = Path(sc.weights)
+        if not path.is_absolute():
+            path = Path(sc.base_dir or ".") / path
+        network = build_network(
+            sc.model, sc.training.loss, self.data.n_classes, 0, sc.training.dtype,
+            self.data.x_train.shape[1],
+        )  # fmt: skip
+        try:
+            return weight_files.load_pinned(path, sc.weights_sha256, network.architecture())
+        except (weight_files.PinError, io.WeightFileError) as exc:
+            raise ScenarioError([f"{sc.source or sc.name}: weights: {exc}"]) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:
@@ -100,6 +132,10 @@ class Session:
         self.moments: list[tuple[int, MomentConfig]] = []
         """Moments reached so far, with the epoch each was reached at."""
         self._waiting = list(self.scenario.moments)
+        self.traces: dict[str, tuple[list[int], list[float]]] = {}
+        """Experiment figures sampled during training: name -> (epochs, values)."""
+        self.measurements: dict[str, tuple[int, float, object]] = {}
+        """Expensive measurements by name: (revision, time, value) (``experiments.cache``)."""
         self.revision += 1
 
     # -- what the session holds ----------------------------------------------------------
@@ -125,6 +161,11 @@ class Session:
     @property
     def epoch(self) -> int:
         return self.baseline.epoch
+
+    def features(self) -> tuple[str, ...]:
+        """Names of the networks' inputs: x1, x2, then a backdoor's trigger."""
+        extra = self.data.x_train.shape[1] - 2
+        return ("x1", "x2", *(["trigger"] if extra == 1 else [f"x{3 + i}" for i in range(extra)]))
 
     def labels(self) -> list[str]:
         return [slot.label for slot in self.slots]
@@ -175,17 +216,33 @@ class Session:
                 while done < epochs and not self.blowup:
                     if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
                         poison(self.slots[1].run, self.data, self.flipped)
+                    self._switch_to_clean_data()
                     for slot in self.slots:
                         slot.run.step()
                     done += 1
                     if self._drifts:
                         self._record_drift()
+                    if self.epoch % self._disagree_every == 0:
+                        self._record_traces()
                     if self._waiting and self._reach_moments():
                         break
             finally:
                 if done:
                     self.revision += 1
             return done
+
+    def _switch_to_clean_data(self) -> None:
+        """A backdoor's fine-tuned twin trains on clean data from its epoch on."""
+        b = self.scenario.experiments.backdoor
+        if b is not None and b.finetune_at == self.epoch and len(self.slots) > 1:
+            backdoor.finetune(self.slots[1].run, self.data)
+
+    def _record_traces(self) -> None:
+        """Cheap per-epoch figures of the experiments that record them (sampled like drift)."""
+        for name, values in measure.traces(self).items():
+            self.traces.setdefault(name, ([], []))
+            self.traces[name][0].append(self.epoch)
+            self.traces[name][1].append(values)
 
     def _record_drift(self) -> None:
         base = self.baseline
@@ -204,7 +261,8 @@ class Session:
 
     def _diff_classes(self, run: Run) -> np.ndarray:
         net = run.network
-        return predicted_classes(net.predict(self._diff_points.astype(net.dtype)))
+        points = plane_inputs(self._diff_points, net.layers[0].n_in)
+        return predicted_classes(net.predict(points.astype(net.dtype)))
 
     def disagreement(self, twin: int) -> float:
         """Share of the comparison grid where twin ``twin`` (0 = runs[1]) and the baseline
@@ -231,13 +289,30 @@ class Session:
         accuracy = h.test_accuracy if h.test_accuracy else h.train_accuracy
         return bool(accuracy) and accuracy[-1] >= (moment.value or 1.0)
 
+    def pace_measurements(self, seconds: float) -> None:
+        """Let expensive measurements be reused for ``seconds`` while training runs; 0 ends it.
+
+        Ending it bumps the revision, so the next snapshot measures the session as it is.
+        """
+        with self._lock:
+            if self.pace and not seconds:
+                self.revision += 1
+            self.pace = seconds
+
+    def aim_at(self, point: tuple[float, float] | None) -> None:
+        """Point the attacks at ``point`` (None: at nothing)."""
+        with self._lock:
+            self.aim = point
+            self.revision += 1
+
     # -- reading -------------------------------------------------------------------------
 
     def probe(self, x: float, y: float, run: int = 0) -> npt.NDArray[np.float64]:
         """The exact outputs of one run at the point (x, y)."""
         with self._lock, np.errstate(all="ignore"):
             net = self.runs[run].network
-            return net.predict(np.array([[x, y]], dtype=net.dtype))[0].astype(np.float64)
+            point = plane_inputs(np.array([[x, y]]), net.layers[0].n_in)
+            return net.predict(point.astype(net.dtype))[0].astype(np.float64)
 
     def drift(self, twin: int) -> Drift:
         """How far twin ``twin`` (0 = runs[1]) has drifted from the baseline so far."""
@@ -314,6 +389,7 @@ class Session:
                     MomentView(epoch, m.describe(), m.caption) for epoch, m in self.moments
                 ),
                 blowup=self.blowup,
+                features=self.features(),
             )
 
     def _view(self, slot: Slot, grid: tuple[int, int] | None, area: Extent) -> RunView:
@@ -367,6 +443,9 @@ class Session:
             history=history,
             train_outputs=outputs.astype(np.float64),
             grid=evaluate_grid(net, area, *grid) if grid else None,
+            slices=(evaluate_grid(net, area, *grid, extra=(1.0,)),)
+            if grid and net.layers[0].n_in > 2
+            else (),
         )
 
     # -- weights -------------------------------------------------------------------------

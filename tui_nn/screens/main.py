@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.messages import TrainingProgress, TrainingStopped
-from tui_nn.plane import legend
+from tui_nn.plane import panes_legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
@@ -39,6 +39,9 @@ from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 BLOCK = 100
 """Epochs that `N` trains at once."""
+MEASURE_PACE = 1.0
+"""Seconds an expensive experiment measurement (an attack, a fitted copy) is reused for while
+training runs; a pause measures again."""
 WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
 TINY = (40, 12)
@@ -101,6 +104,8 @@ class MainScreen(SessionFiles):
                 id="experiment.page_down", tooltip="Scroll the experiment panel down"),
         Binding("pageup", "scroll_experiment(-1)", "Experiment up", show=False,
                 id="experiment.page_up", tooltip="Scroll the experiment panel up"),
+        Binding("x", "attack", "Attack", show=False, id="trainer.attack",
+                tooltip="Aim the attacks at the probe (evasion: its nearest change of class)"),
         Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True,
                 id="probe.left", tooltip="Move the probe left"),
         Binding("right,l", "probe(1, 0)", "Probe right", show=False, priority=True,
@@ -150,6 +155,7 @@ class MainScreen(SessionFiles):
         self._last_draw = 0.0
         self._draw_pending = False
         self._moments_shown = 0
+        self._redrawing_stale = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -276,6 +282,11 @@ class MainScreen(SessionFiles):
         chart = getattr(self.app.screen, "show_snapshot", None)
         if chart is not None:  # the loss chart, open over the trainer
             chart(snapshot)
+        if self.boundary.stale and not self._redrawing_stale:
+            # The map's geometry changed with this very snapshot (panes appeared, say):
+            # draw once more with a snapshot taken for it.
+            self._redrawing_stale = True
+            self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
         self.probe_output = session.probe(*self.boundary.probe)
         self.query_one(TitleBar).set(
@@ -294,6 +305,10 @@ class MainScreen(SessionFiles):
             probe_short=format_probe(self.boundary.probe, self.probe_output, short=True),
         )
 
+    def _redraw_stale(self) -> None:
+        self.redraw()
+        self._redrawing_stale = False
+
     def _draw_map_frame(self, snapshot: Snapshot) -> None:
         """The map pane's title (what it shows), subtitle (the headline) and legend."""
         pane = self.query_one("#boundary")
@@ -302,7 +317,7 @@ class MainScreen(SessionFiles):
         pane.border_subtitle = (
             clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
         )
-        items = legend(snapshot, self.boundary.raster, difference=view.difference)
+        items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
@@ -370,6 +385,7 @@ class MainScreen(SessionFiles):
         pause_at = target if self.session.epoch < target else None
         self._worker_done.clear()
         self._meter.reset()
+        self.session.pace_measurements(MEASURE_PACE)
         self._train(self.session, self._worker_done, pause_at)
         self.query_one(TitleBar).set(running=True, epochs_per_second=None)
 
@@ -384,6 +400,7 @@ class MainScreen(SessionFiles):
         self.workers.cancel_group(self, "training")
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
+        self.session.pace_measurements(0)
         self._meter.reset()
         if self.is_mounted:
             self.query_one(TitleBar).set(running=False, epochs_per_second=None)
@@ -500,6 +517,15 @@ class MainScreen(SessionFiles):
         self.app.push_screen(screen)
         if self.snapshot is not None:
             screen.show(self.snapshot)
+
+    def action_attack(self) -> None:
+        """x: aim the attacks at the probe point (again at the same point: stop aiming)."""
+        if self.session.scenario.experiments.evasion is None:
+            self.notify("Only the evasion scenarios attack a point (moons-evasion).", timeout=3)
+            return
+        probe = self.boundary.probe
+        self.session.aim_at(None if self.session.aim == probe else probe)
+        self.redraw()
 
     def action_help(self) -> None:
         """?: the keys."""

@@ -97,10 +97,17 @@ def _status_cell(status: str, glyphs: bool, styles: Styles) -> tuple[str, Style]
 
 
 def _columns_block(
-    layer: LayerView, scale: float, width: int, glyphs: bool, styles: Styles
+    layer: LayerView,
+    scale: float,
+    width: int,
+    glyphs: bool,
+    styles: Styles,
+    names: Sequence[str] = (),
 ) -> list[Text]:
     """One neuron per column, one input per row, then the biases and the neurons."""
-    label_width = max(3, len(f"x{layer.n_in}") + 1)
+    names = list(names)[: layer.n_in] if len(names) >= layer.n_in else []
+    names = names or [f"x{r + 1}" for r in range(layer.n_in)]
+    label_width = max(3, *(len(n) + 1 for n in names))
     cell = 2 if glyphs else 1
     gap = 1 if label_width + layer.n_out * (cell + 1) <= width else 0
     lines = []
@@ -113,7 +120,7 @@ def _columns_block(
 
     for r in range(layer.n_in):
         lines.append(
-            row(f"x{r + 1}", [weight_cell(w, scale, glyphs) for w in layer.weight[r].tolist()])
+            row(names[r], [weight_cell(w, scale, glyphs) for w in layer.weight[r].tolist()])
         )
     if layer.bias is not None:
         lines.append(row("b", [weight_cell(b, scale, glyphs) for b in layer.bias.tolist()]))
@@ -139,7 +146,11 @@ def _rows_block(layer: LayerView, scale: float, glyphs: bool, styles: Styles) ->
 
 
 def architecture_text(
-    layers: Sequence[LayerView], width: int, glyphs: bool = False, styles: Styles | None = None
+    layers: Sequence[LayerView],
+    width: int,
+    glyphs: bool = False,
+    styles: Styles | None = None,
+    inputs: Sequence[str] = (),
 ) -> Text:
     """Draw a network's layers as text for a panel ``width`` cells wide.
 
@@ -148,6 +159,7 @@ def architecture_text(
         width: Cells available; used to decide whether weight columns get a gap.
         glyphs: Sign-and-digit weights and ASCII neuron glyphs instead of colours.
         styles: Styles for titles and neuron statuses.
+        inputs: Names of the network's inputs (x1, x2, trigger); default x1, x2, ...
 
     Returns:
         The drawing, one line per row, without wrapping.
@@ -158,7 +170,8 @@ def architecture_text(
         scale = _scale(layer)
         lines.append(_header(i, layer, scale, glyphs, styles))
         if layer.n_out >= layer.n_in:
-            lines.extend(_columns_block(layer, scale, width, glyphs, styles))
+            names = inputs if i == 0 else ()
+            lines.extend(_columns_block(layer, scale, width, glyphs, styles, names))
         else:
             lines.extend(_rows_block(layer, scale, glyphs, styles))
     text = Text("\n").join(lines) if lines else Text("no layers", styles.muted)
@@ -216,6 +229,7 @@ class ArchitectureView(Panel, VerticalScroll):
         self.run_index = 0
         """Which run's layers are drawn (the run on the main map)."""
         self._layers: tuple[LayerView, ...] = ()
+        self._inputs: tuple[str, ...] = ()
         self._drawn_width = -1
         self._body = Static("waiting for the first snapshot", classes="architecture-body")
 
@@ -230,6 +244,7 @@ class ArchitectureView(Panel, VerticalScroll):
 
     def draw(self, snapshot: Snapshot) -> None:
         self._layers = snapshot.runs[min(self.run_index, len(snapshot.runs) - 1)].layers
+        self._inputs = snapshot.features
         self._redraw()
 
     def on_resize(self, event: Resize) -> None:
@@ -249,4 +264,6 @@ class ArchitectureView(Panel, VerticalScroll):
             return
         self._drawn_width = self.size.width
         width = max(1, self.scrollable_content_region.width)
-        self._body.update(architecture_text(self._layers, width, self.glyphs, self._styles()))
+        self._body.update(
+            architecture_text(self._layers, width, self.glyphs, self._styles(), self._inputs)
+        )

@@ -21,7 +21,14 @@ from textual.widgets import Static
 
 from engine.experiments.view import ExperimentView
 from engine.snapshot import Snapshot
-from tui_nn.story import block_text, clean, figure_lines, notes_text, shown_figures
+from tui_nn.story import (
+    block_text,
+    clean,
+    figure_lines,
+    listing_text,
+    notes_text,
+    shown_figures,
+)
 from tui_nn.widgets.curve_plot import Curve, CurvePlot, legend_segments
 from tui_nn.widgets.palette import CLASS_RGB, run_colours
 from tui_nn.widgets.panel import Panel
@@ -29,10 +36,26 @@ from tui_nn.widgets.panel import Panel
 NO_EXPERIMENT = (
     "This scenario runs no experiment: it is a baseline to learn the screen with. Open one "
     "that breaks the network with o (moons-ood, moons-poison, moons-butterfly, "
-    "moons-float16, moons-side-channel)."
+    "moons-float16, moons-side-channel), or one that attacks it (moons-evasion, "
+    "moons-extraction, moons-membership, moons-leakage, moons-backdoor, supply-chain)."
 )
 CHART_HEIGHT = 8
 """Lines of an experiment's chart."""
+
+
+def dense(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A curve of a few points (robust accuracy at 11 eps values, a ROC) joined by straight
+    segments at ``points`` x values, so the braille plot draws lines rather than dots."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 2 or len(x) >= points or np.any(np.diff(x) < 0):
+        return x, y
+    t = np.linspace(0.0, len(x) - 1.0, points)  # along the polyline, so vertical steps stay
+    i = np.minimum(t.astype(np.int64), len(x) - 2)
+    f = t - i
+    return x[i] + f * (x[i + 1] - x[i]), y[i] + f * (y[i + 1] - y[i])
 
 
 class ExperimentSection(Vertical):
@@ -58,6 +81,11 @@ class ExperimentSection(Vertical):
     ExperimentSection > .experiment-figures {
         margin-top: 1;
     }
+    ExperimentSection > .experiment-listing {
+        margin-top: 1;
+        color: $text-muted;
+        text-wrap: nowrap;
+    }
     ExperimentSection > .experiment-notes {
         margin-top: 1;
         color: $text-muted;
@@ -80,6 +108,8 @@ class ExperimentSection(Vertical):
         self.block = Static("", classes="experiment-block")
         """The table or histogram."""
         self.figures = Static("", classes="experiment-figures")
+        self.listing = Static("", classes="experiment-listing")
+        """Lines shown as they are (a refused pickle's opcodes)."""
         self.notes = Static("", classes="experiment-notes")
 
     def compose(self) -> ComposeResult:
@@ -90,6 +120,7 @@ class ExperimentSection(Vertical):
             yield self.legend
         yield self.block
         yield self.figures
+        yield self.listing
         yield self.notes
 
 
@@ -155,6 +186,8 @@ class ExperimentPanel(Panel, VerticalScroll):
             section.block.display = block is not None
             section.figures.update(figure_lines(figures, width, meanings=not self.compact))
             section.figures.display = bool(figures)
+            section.listing.update(listing_text(view.listing, width))
+            section.listing.display = bool(view.listing) and not self.compact
             section.notes.update(notes_text(view, width))
             section.notes.display = bool(view.notes) and not self.compact
             if section.has_chart and view.series:
@@ -175,7 +208,7 @@ class ExperimentPanel(Panel, VerticalScroll):
     def _chart(self, section: ExperimentSection, view: ExperimentView, snapshot: Snapshot) -> None:
         colours = run_colours(self.app.theme_variables, len(view.series) + 1)[1:]
         curves = [
-            Curve(s.label, s.x, np.asarray(s.y, dtype=np.float64), colour)
+            Curve(s.label, *dense(s.x, s.y, 2 * self.size.width), colour)
             for s, colour in zip(view.series, colours, strict=True)
         ]
         log = any(s.log for s in view.series)
@@ -185,6 +218,10 @@ class ExperimentPanel(Panel, VerticalScroll):
         for text, style in legend_segments(curves, self.glyphs, Style()):
             legend.append(text, style)
         legend.append("(log scale)" if log else "", Style(dim=True))
+        x_label = next((s.x_label for s in view.series if s.x_label), "")
+        if x_label:
+            xs = np.concatenate([np.asarray(s.x, dtype=np.float64) for s in view.series])
+            legend.append(f"  x: {x_label} {xs.min():g} to {xs.max():g}", Style(dim=True))
         section.legend.update(legend)
 
     def scroll_by_page(self, direction: int) -> None:

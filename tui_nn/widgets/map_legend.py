@@ -8,7 +8,7 @@ from textual.widget import Widget
 
 from tui_nn.plane import LegendItem
 from tui_nn.widgets.boundary_map import MARK_RGB, POINT_RGB
-from tui_nn.widgets.palette import CLASS_RGB, DISAGREE_RGB, NEUTRAL_RGB, RING_RGB
+from tui_nn.widgets.palette import CLASS_RGB, DISAGREE_RGB, NEUTRAL_RGB, RING_RGB, TRACE_RGB
 
 
 def item_style(item: LegendItem) -> Style:
@@ -22,6 +22,10 @@ def item_style(item: LegendItem) -> Style:
         "train": POINT_RGB[0],
         "test": POINT_RGB[0],
         "flipped": POINT_RGB[0],
+        "head": TRACE_RGB,
+        "line": TRACE_RGB,
+        "target": MARK_RGB,
+        "cross": MARK_RGB,
     }.get(item.key)
     return Style(color=f"rgb{rgb}", bold=True) if rgb else Style(bold=True)
 
