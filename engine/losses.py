@@ -6,6 +6,10 @@ canonical pairs (sigmoid + binary cross-entropy, softmax + softmax cross-entropy
 uses ``fused_gradient`` instead, dL/dz = (p - y) / n, which is what the chain rule gives once
 the activation's derivative cancels the loss's denominator, and which stays finite when p
 saturates at 0 or 1.
+
+Like the layers, every loss takes a leading axis of stacked models: ``values`` gives one loss per
+model, and the sum over a batch is a matrix product with a column of ones (``batch_sum``), so a
+model's loss does not depend on the models stacked beside it.
 """
 
 from __future__ import annotations
@@ -16,19 +20,39 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from engine.arrays import ONE, constant, ones_vector
+
 Array = npt.NDArray[np.floating]
 
 
 _EPS = {
-    np.dtype(t): (t(np.finfo(t).eps), t(1) - t(np.finfo(t).eps))
+    np.dtype(t): (
+        constant(np.finfo(t).eps, np.dtype(t)),
+        constant(t(1) - t(np.finfo(t).eps), np.dtype(t)),
+    )
     for t in (np.float16, np.float32, np.float64)
 }
 
 
 def _clip_probabilities(p: Array) -> Array:
-    """Keep log() finite: probabilities clipped to [eps, 1 - eps] of their dtype."""
+    """Keep log() finite: probabilities clipped to [eps, 1 - eps] of their dtype (a new array)."""
     low, high = _EPS[p.dtype]
-    return np.minimum(np.maximum(p, low), high)
+    q = np.maximum(p, low)
+    return np.minimum(q, high, out=q)
+
+
+def batch_sum(v: Array) -> Array:
+    """The sum of ``(…, n, k)`` values over samples and outputs: one number per stacked model.
+
+    Returns:
+        An array of shape ``v.shape[:-2]`` (0-d for one model), in v's dtype.
+    """
+    rows = v.swapaxes(-1, -2)  # (…, k, n): one model's values are contiguous for the product
+    size = v.shape[-1] * v.shape[-2]
+    if v.ndim == 2:  # the same dot product, through np.dot, which is quicker to call
+        return np.dot(rows.reshape(size), ones_vector(size, v.dtype))
+    ones = ones_vector(size, v.dtype).reshape(size, 1)
+    return np.matmul(rows.reshape(*rows.shape[:-2], 1, size), ones)[..., 0, 0]
 
 
 class Loss(Protocol):
@@ -45,7 +69,13 @@ class Loss(Protocol):
         """True when the loss adds over samples (a batch's value is a part of the epoch's sum)."""
         ...
 
-    def value(self, p: Array, y: Array) -> float: ...
+    def value(self, p: Array, y: Array) -> float:
+        """The loss of one model's outputs p for targets y."""
+        ...
+
+    def values(self, p: Array, y: Array) -> Array:
+        """The loss of each stacked model, in p's dtype: shape ``p.shape[:-2]``."""
+        ...
 
     def gradient(self, p: Array, y: Array) -> Array: ...
 
@@ -59,8 +89,11 @@ class SquaredErrorSum:
     summed: bool = True
 
     def value(self, p: Array, y: Array) -> float:
+        return float(self.values(p, y))
+
+    def values(self, p: Array, y: Array) -> Array:
         d = p - y
-        return float(0.5 * np.sum(d * d))
+        return 0.5 * batch_sum(np.multiply(d, d, out=d))
 
     def gradient(self, p: Array, y: Array) -> Array:
         return p - y
@@ -75,11 +108,14 @@ class SquaredErrorMean:
     summed: bool = False
 
     def value(self, p: Array, y: Array) -> float:
+        return float(self.values(p, y))
+
+    def values(self, p: Array, y: Array) -> Array:
         d = p - y
-        return float(0.5 * np.sum(d * d) / max(len(p), 1))
+        return 0.5 * batch_sum(np.multiply(d, d, out=d)) / max(p.shape[-2], 1)
 
     def gradient(self, p: Array, y: Array) -> Array:
-        return (p - y) / p.dtype.type(len(p))
+        return (p - y) / p.dtype.type(p.shape[-2])
 
 
 @dataclass(frozen=True)
@@ -91,12 +127,18 @@ class BinaryCrossEntropy:
     summed: bool = False
 
     def value(self, p: Array, y: Array) -> float:
+        return float(self.values(p, y))
+
+    def values(self, p: Array, y: Array) -> Array:
+        # For 0/1 targets y log q + (1 - y) log(1 - q) is log q or log(1 - q), exactly; and
+        # |(1 - y) - q| is q or 1 - q, exactly: one log instead of two.
         q = _clip_probabilities(p)
-        return float(-np.add.reduce(y * np.log(q) + (1 - y) * np.log(1 - q), axis=None) / len(q))
+        chosen = np.abs(np.subtract(np.subtract(ONE[q.dtype], y), q, out=q), out=q)
+        return -batch_sum(np.log(chosen, out=chosen)) / p.shape[-2]
 
     def gradient(self, p: Array, y: Array) -> Array:
         q = _clip_probabilities(p)
-        return (q - y) / (q * (1 - q) * q.dtype.type(len(q)))
+        return (q - y) / (q * (1 - q) * q.dtype.type(p.shape[-2]))
 
 
 @dataclass(frozen=True)
@@ -108,15 +150,26 @@ class SoftmaxCrossEntropy:
     summed: bool = False
 
     def value(self, p: Array, y: Array) -> float:
-        return float(-np.sum(y * np.log(_clip_probabilities(p))) / max(len(p), 1))
+        return float(self.values(p, y))
+
+    def values(self, p: Array, y: Array) -> Array:
+        log_p = np.log(_clip_probabilities(p))
+        return -batch_sum(np.multiply(y, log_p, out=log_p)) / max(p.shape[-2], 1)
 
     def gradient(self, p: Array, y: Array) -> Array:
-        return -y / (_clip_probabilities(p) * p.dtype.type(len(p)))
+        return -y / (_clip_probabilities(p) * p.dtype.type(p.shape[-2]))
 
 
-def fused_gradient(p: Array, y: Array) -> Array:
-    """dL/dz for sigmoid + binary cross-entropy or softmax + softmax cross-entropy: (p - y) / n."""
-    return (p - y) / p.dtype.type(len(p))
+def fused_gradient(p: Array, y: Array, out: Array | None = None) -> Array:
+    """dL/dz for sigmoid + binary cross-entropy or softmax + softmax cross-entropy: (p - y) / n.
+
+    Args:
+        p: Outputs, ``(…, n, k)``.
+        y: Targets of the same shape (or broadcastable to it).
+        out: Where to write the result (the output layer's own array), if anywhere.
+    """
+    g = np.subtract(p, y, out=out)
+    return np.divide(g, constant(p.shape[-2], p.dtype), out=g)
 
 
 LOSSES: dict[str, Loss] = {

@@ -197,3 +197,15 @@ def test_saved_weight_file_follows_the_umask(tmp_path) -> None:  # type: ignore[
         os.umask(old)
     assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_predict_repeats_the_training_pass_bit_for_bit(dtype: str) -> None:
+    model = ModelConfig(hidden=(6, 5), activation="tanh", output="softmax")
+    train = TrainConfig(loss="softmax_cross_entropy", dtype=dtype, seed=3)  # type: ignore[arg-type]
+    run = Run(build_data(DataConfig(kind="blobs", centers=((0, 0), (2, 2), (0, 2)))), model, train)
+    run.network.forward(run.trainer.x)
+    kept = [layer.a for layer in run.network.layers]
+    predicted = run.network.predict_all(run.trainer.x)
+    for a, p in zip(kept, predicted, strict=True):
+        assert a is not None and a.tobytes() == p.tobytes()
