@@ -11,7 +11,12 @@ Array = npt.NDArray[np.floating]
 
 
 def batch_array(lead: tuple[int, ...], n: int, columns: int, dtype: npt.DTypeLike) -> Array:
-    """An uninitialised ``(*lead, n, columns)`` array stored column by column for each model."""
+    """An uninitialised ``(*lead, n, columns)`` array stored column by column for each model.
+
+    Each stacked model's ``(n, columns)`` block is column-major (Fortran order) and laid out
+    exactly as one model's own array is, with the same strides: BLAS may take another path,
+    and sum in another order, for the same numbers at a different leading dimension.
+    """
     return np.empty((*lead, columns, n), dtype=dtype).swapaxes(-1, -2)
 
 

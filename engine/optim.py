@@ -82,8 +82,9 @@ class Optimizer:
         # A sum is finite exactly when every term is (barring overflow, which lands in the
         # exact count below too).
         self.finite = math.isfinite(np.dot(self._all_params, self._ones))
-        if self.params.ndim > 1:
-            return np.asarray(np.count_nonzero(unchanged & (step != 0), axis=-1))
+        if self.params.ndim > 1:  # per model; logical_and takes a NaN step as non-zero
+            moved_in_vain = np.logical_and(unchanged, step, out=unchanged)
+            return np.add.reduce(moved_in_vain, axis=-1, dtype=np.intp)
         if self.finite:
             # With every value finite, an entry is unchanged exactly when its step was zero
             # or a no-op: two counts instead of a third mask.

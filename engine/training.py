@@ -123,7 +123,8 @@ class Trainer:
         if self.batch_size is None:
             return self._full_batch
         order = self.batch_rng.permutation(len(self.x))
-        # Gathering columns of the transposed arrays keeps each batch stored column by column.
+        # Gathering columns of the transposed arrays keeps every batch stored like the layers'
+        # arrays (see engine.arrays.batch_array).
         x_cols, target_cols = self.x_ext.swapaxes(-1, -2), self.targets.swapaxes(-1, -2)
         return [
             (x_cols[..., idx].swapaxes(-1, -2), target_cols[..., idx].swapaxes(-1, -2))
