@@ -43,13 +43,13 @@ class _Batch:
 
     z: Array
     a_ext: Array
-    """``[a 1]``."""
+    """``[a 1]``, or a itself for a layer no other layer reads."""
     a: Array
     """The activation columns of ``a_ext``."""
-    grad_z_ext: Array
-    """dL/dz, with a zero column appended when the layer has one unit (see ``bind``)."""
     grad_z: Array
-    """The dL/dz columns of ``grad_z_ext``."""
+    """dL/dz."""
+    grad_z_twice: Array
+    """``[dL/dz dL/dz]``, a view, for a layer with one unit (see ``bind``)."""
     grad_x: Array
 
 
@@ -81,7 +81,10 @@ class Dense:
         self.a: Array | None = None
         self.a_ext: Array = np.empty((0, self.n_out + 1), dtype=weight.dtype)
         """``[a 1]``: the output with a column of ones, ready to be the next layer's input
-        (empty before the first forward pass)."""
+        (empty before the first forward pass; ``a`` itself when ``feeds_a_layer`` is False)."""
+        self.feeds_a_layer = True
+        """Whether another layer reads a (the network clears it for its output layer, whose
+        a then needs no ones column and is one contiguous array even for stacked models)."""
         self.grad_z: Array | None = None
         self._batches: dict[int, _Batch] = {}
         self._current: _Batch | None = None
@@ -103,28 +106,27 @@ class Dense:
         has_bias = params_block.shape[-2] > self.n_in
         self.bias: Array | None = params_block[..., self.n_in, :] if has_bias else None
         self.grad_bias: Array | None = grads_block[..., self.n_in, :] if has_bias else None
-        weight_t = self.weight.swapaxes(-1, -2)
-        # With one output unit dL/dz @ W.T is an outer product (inner dimension 1), which
-        # NumPy's matmul computes in a slow scalar loop. The backward pass appends a zero
-        # column to dL/dz and a repeated row to W.T: the same products plus exact zeros, in a
-        # shape the BLAS routine takes.
-        self._weight_t = (
-            np.broadcast_to(weight_t, (*self.lead, 2, self.n_in)) if self.n_out == 1 else weight_t
-        )
+        self._weight_t = self.weight.swapaxes(-1, -2)
+        # With one unit dL/dz @ W.T is an outer product (inner dimension 1), which NumPy's
+        # matmul computes in a slow scalar loop. The backward pass takes [dL/dz dL/dz] @ [W.T; 0]
+        # instead: the same products plus exact zeros, in a shape the BLAS routine takes.
+        self._weight_t_zero = np.zeros((*self.lead, 2, self.n_in), dtype=params_block.dtype)
+        self._weight_row = self._weight_t[..., 0, :]
+        self._first_row = self._weight_t_zero[..., 0, :]
 
     def _batch(self, n: int, input_lead: tuple[int, ...]) -> _Batch:
         dtype = self.params_block.dtype
-        grad_z_ext = batch_array(self.lead, n, max(self.n_out, 2), dtype)
-        grad_z_ext[..., self.n_out :] = 0
-        a_ext = batch_array(self.lead, n, self.n_out + 1, dtype)
-        a_ext[..., -1] = 1
+        grad_z = batch_array(self.lead, n, self.n_out, dtype)
+        a_ext = batch_array(self.lead, n, self.n_out + self.feeds_a_layer, dtype)
+        if self.feeds_a_layer:
+            a_ext[..., -1] = 1
         lead = np.broadcast_shapes(self.lead, input_lead)
         batch = _Batch(
             z=batch_array(self.lead, n, self.n_out, dtype),
             a_ext=a_ext,
             a=a_ext[..., : self.n_out],
-            grad_z_ext=grad_z_ext,
-            grad_z=grad_z_ext[..., : self.n_out],
+            grad_z=grad_z,
+            grad_z_twice=np.broadcast_to(grad_z[..., :1], (*self.lead, n, 2)),
             grad_x=batch_array(lead, n, self.n_in, dtype),
         )
         self._batches[n] = batch
@@ -192,7 +194,8 @@ class Dense:
             return np.matmul(grad_z, self._weight_t, out=batch.grad_x)  # dL/dx = dL/dz @ W.T
         if grad_z is not batch.grad_z:
             batch.grad_z[...] = grad_z
-        return np.matmul(batch.grad_z_ext, self._weight_t, out=batch.grad_x)
+        self._first_row[...] = self._weight_row
+        return np.matmul(batch.grad_z_twice, self._weight_t_zero, out=batch.grad_x)
 
     def params(self) -> list[Array]:
         """The trainable arrays, weight first."""

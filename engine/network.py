@@ -49,6 +49,7 @@ class Network:
             self.is_weight[offset : offset + layer.n_in * cols] = True
             layer.bind(block, grads)
             offset = end
+        self.layers[-1].feeds_a_layer = False
         # The hidden layers from the top down, and whether each passes a gradient further down.
         self._below_output = [(layer, i > 0) for i, layer in enumerate(self.layers[:-1])][::-1]
 
