@@ -79,9 +79,11 @@ class Optimizer:
         target[...] = new
         if self.master is not None:
             self.params[...] = self.master  # round the master copy back to float16
-        # A sum is finite exactly when every term is (barring overflow, which lands in the
-        # exact count below too).
-        self.finite = math.isfinite(np.dot(self._all_params, self._ones))
+        # A sum is finite when every term is; only when it is not (or overflows) is each
+        # value checked.
+        self.finite = math.isfinite(np.dot(self._all_params, self._ones)) or bool(
+            np.isfinite(self.params).all()
+        )
         if self.params.ndim > 1:  # per model; logical_and takes a NaN step as non-zero
             moved_in_vain = np.logical_and(unchanged, step, out=unchanged)
             return np.add.reduce(moved_in_vain, axis=-1, dtype=np.intp)

@@ -150,7 +150,7 @@ class Population:
             total = total + (value * xb.shape[-2] if weighted else value)
             net.backward(yb)
             if trainer.track_underflow:
-                underflow = underflow + trainer._underflow()
+                underflow = underflow + trainer.count_underflow()
             noop = noop + optimizer.step(net.flat_grads)
         trainer.epoch += 1
         train_loss = np.asarray(total / len(trainer.x) if weighted else total)

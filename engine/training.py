@@ -1,7 +1,8 @@
 """One epoch of training: forward, loss, backward, update, and the precision counters.
 
-The same loop trains one network or K stacked ones (``engine.population``): the per-model
-numbers come out as arrays with one entry per model.
+The network may hold K stacked models: ``engine.population`` runs the same steps on them and
+keeps one number per model where this loop keeps one number (in Python floats, which are
+quicker to add up for a single model).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class Trainer:
             total += value * xb.shape[-2] if weighted else value
             net.backward(yb)
             if self.track_underflow:
-                underflow += int(self._underflow())
+                underflow += int(self.count_underflow())
             noop += optimizer.step(net.flat_grads)
         self.epoch += 1
         train_loss = total / len(self.x) if weighted else total
@@ -167,7 +168,10 @@ class Trainer:
             blowup,
         )
 
-    def _underflow(self) -> Counts:
+    def count_underflow(self) -> Counts:
+        """Gradient entries of the last backward pass that rounded to zero in the network's
+        dtype though the same product of the same operands is non-zero in float64 (one count
+        per stacked model)."""
         count: Counts | int = 0
         for layer in self.network.layers:
             assert layer.inputs is not None and layer.grad_z is not None

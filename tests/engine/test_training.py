@@ -209,3 +209,14 @@ def test_predict_repeats_the_training_pass_bit_for_bit(dtype: str) -> None:
     predicted = run.network.predict_all(run.trainer.x)
     for a, p in zip(kept, predicted, strict=True):
         assert a is not None and a.tobytes() == p.tobytes()
+
+
+def test_large_finite_float16_weights_are_not_a_blowup() -> None:
+    """Their sum overflows float16, but every weight is finite: no NaN or inf to report."""
+    run = trained(TrainConfig(dtype="float16", learning_rate=1e-3), epochs=1)
+    run.network.flat_params[:] = np.float16(3000.0)
+    stats = run.step()
+    params = run.network.flat_params
+    with np.errstate(over="ignore"):
+        assert np.isfinite(params).all() and not np.isfinite(params.sum())  # 41 x 3000 > 65504
+    assert (stats.nonfinite, stats.blowup) == (0, None)
