@@ -47,8 +47,8 @@ def batch_sum(v: Array) -> Array:
     Returns:
         An array of shape ``v.shape[:-2]`` (0-d for one model), in v's dtype.
     """
-    rows = v.swapaxes(-1, -2)  # (…, k, n): one model's values are contiguous for the product
     size = v.shape[-1] * v.shape[-2]
+    rows = v.swapaxes(-1, -2)  # (…, k, n): one model's values are contiguous for the product
     if v.ndim == 2:  # the same dot product, through np.dot, which is quicker to call
         return np.dot(rows.reshape(size), ones_vector(size, v.dtype))
     ones = ones_vector(size, v.dtype).reshape(size, 1)
@@ -120,7 +120,11 @@ class SquaredErrorMean:
 
 @dataclass(frozen=True)
 class BinaryCrossEntropy:
-    """L = -mean(y log p + (1 - y) log(1 - p)); dL/dp = (p - y) / (p (1 - p) n)."""
+    """L = -mean(y log p + (1 - y) log(1 - p)); dL/dp = (p - y) / (p (1 - p) n).
+
+    For 0/1 targets each term is the log of the probability given to the true class, p or
+    1 - p, which is |(1 - y) - p| exactly; it is clipped below at eps so that its log is finite.
+    """
 
     name: str = "binary_cross_entropy"
     fused_activation: str | None = "sigmoid"
@@ -130,11 +134,10 @@ class BinaryCrossEntropy:
         return float(self.values(p, y))
 
     def values(self, p: Array, y: Array) -> Array:
-        # For 0/1 targets y log q + (1 - y) log(1 - q) is log q or log(1 - q), exactly; and
-        # |(1 - y) - q| is q or 1 - q, exactly: one log instead of two.
-        q = _clip_probabilities(p)
-        chosen = np.abs(np.subtract(np.subtract(ONE[q.dtype], y), q, out=q), out=q)
-        return -batch_sum(np.log(chosen, out=chosen)) / p.shape[-2]
+        low = _EPS[p.dtype][0]
+        true_class = np.abs(np.subtract(np.subtract(ONE[p.dtype], y), p))
+        np.maximum(true_class, low, out=true_class)
+        return -batch_sum(np.log(true_class, out=true_class)) / p.shape[-2]
 
     def gradient(self, p: Array, y: Array) -> Array:
         q = _clip_probabilities(p)

@@ -35,6 +35,7 @@ class Optimizer:
         self.dtype = target.dtype
         scalar = self.dtype.type
         self.lr = constant(scalar(config.learning_rate), self.dtype)
+        self._zero = constant(0.0, self.dtype)
         self.weight_mask = is_weight.astype(self.dtype)
         self.l1 = scalar(config.l1)
         self.l2 = scalar(config.l2)
@@ -45,7 +46,10 @@ class Optimizer:
         self.t = 0
         self._step_buffer = np.empty_like(target)
         self._new = np.empty_like(target)
-        self._unchanged = np.empty(target.shape, dtype=bool)
+        # [unchanged | moved]: new == old, then step != 0, so that one count serves both.
+        self._flags = np.empty((*target.shape[:-1], 2 * target.shape[-1]), dtype=bool)
+        self._unchanged = self._flags[..., : target.shape[-1]]
+        self._moved = self._flags[..., target.shape[-1] :]
         self._all_params = params.reshape(-1)
         self._ones = np.ones(params.size, dtype=params.dtype)
         self.finite: bool = True
@@ -88,9 +92,10 @@ class Optimizer:
             moved_in_vain = np.logical_and(unchanged, step, out=unchanged)
             return np.add.reduce(moved_in_vain, axis=-1, dtype=np.intp)
         if self.finite:
-            # With every value finite, an entry is unchanged exactly when its step was zero
-            # or a no-op: two counts instead of a third mask.
-            return int(np.count_nonzero(unchanged) + np.count_nonzero(step)) - step.size
+            # With every value finite, an entry is unchanged exactly when its step was zero or
+            # a no-op, so unchanged + moved - all counts the no-ops.
+            np.not_equal(step, self._zero, out=self._moved)
+            return int(np.count_nonzero(self._flags)) - step.size
         # A NaN is never equal to itself, so it is never counted as a no-op.
         return int(np.count_nonzero(unchanged & (step != 0)))
 
