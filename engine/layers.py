@@ -63,6 +63,11 @@ class Dense:
     the optimiser updates every parameter in a single vector operation.
     """
 
+    _current: _Batch
+    """The arrays of the last forward pass's batch size (set by ``forward``)."""
+    _inputs: Array
+    _inputs_t: Array
+
     def __init__(self, weight: Array, bias: Array | None, activation: Activation) -> None:
         self.activation = activation
         self.n_in = int(weight.shape[-2])
@@ -87,8 +92,6 @@ class Dense:
         a then needs no ones column and is one contiguous array even for stacked models)."""
         self.grad_z: Array | None = None
         self._batches: dict[int, _Batch] = {}
-        self._current: _Batch | None = None
-        self._inputs_t: Array = self.a_ext
         self._last_x: Array | None = None
 
     @property
@@ -151,20 +154,19 @@ class Dense:
         if x is not self._last_x:  # new inputs: find or make the arrays for their batch size
             self._take(x)
         batch = self._current
-        assert batch is not None and self.inputs is not None
-        z = np.matmul(self.inputs, self.params_block, out=batch.z)  # [x 1] @ [W; b] = x @ W + b
+        z = np.matmul(self._inputs, self.params_block, out=batch.z)  # [x 1] @ [W; b] = x @ W + b
         self.activation.forward(z, out=batch.a)
         return batch.a
 
     def _take(self, x: Array) -> None:
         inputs = x if x.shape[-1] == self.params_block.shape[-2] else self._operand(x)
         batch = self._batches.get(x.shape[-2]) or self._batch(x.shape[-2], x.shape[:-2])
-        self.inputs, self._inputs_t, self._last_x = inputs, inputs.swapaxes(-1, -2), x
-        self.z, self.a, self.a_ext, self._current = batch.z, batch.a, batch.a_ext, batch
+        self._inputs, self._inputs_t, self._last_x = inputs, inputs.swapaxes(-1, -2), x
+        self.inputs, self.z, self.a, self.a_ext = inputs, batch.z, batch.a, batch.a_ext
+        self._current = batch
 
     def output_gradient_buffer(self) -> Array:
         """Where a caller may write dL/dz for ``backward(None, grad_z=...)`` without a copy."""
-        assert self._current is not None
         return self._current.grad_z
 
     def backward(
@@ -181,8 +183,7 @@ class Dense:
         Returns:
             dL/dx = dL/dz @ W.T, or None when not needed.
         """
-        batch = self._current
-        assert batch is not None, "backward needs a forward pass first"
+        batch = self._current  # (set by the forward pass that backward follows)
         if grad_z is None:
             grad_z = self.activation.backward(batch.z, batch.a, grad_a)  # type: ignore[arg-type]
         self.grad_z = grad_z

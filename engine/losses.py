@@ -47,10 +47,11 @@ def batch_sum(v: Array) -> Array:
     Returns:
         An array of shape ``v.shape[:-2]`` (0-d for one model), in v's dtype.
     """
-    size = v.shape[-1] * v.shape[-2]
-    rows = v.swapaxes(-1, -2)  # (…, k, n): one model's values are contiguous for the product
+    # The values of one model, column after column, against a vector of ones.
     if v.ndim == 2:  # the same dot product, through np.dot, which is quicker to call
-        return np.dot(rows.reshape(size), ones_vector(size, v.dtype))
+        return np.dot(v.T.reshape(-1), ones_vector(v.size, v.dtype))
+    rows = v.swapaxes(-1, -2)
+    size = v.shape[-1] * v.shape[-2]
     ones = ones_vector(size, v.dtype).reshape(size, 1)
     return np.matmul(rows.reshape(*rows.shape[:-2], 1, size), ones)[..., 0, 0]
 

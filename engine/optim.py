@@ -54,6 +54,9 @@ class Optimizer:
         self._ones = np.ones(params.size, dtype=params.dtype)
         self.finite: bool = True
         """Whether every parameter was finite after the last step."""
+        self._target = target
+        rule = {"momentum": self._momentum_step, "adam": self._adam_step}
+        self._step = rule.get(config.optimizer, self._sgd_step)
 
     def penalised(self, grad: Array) -> Array:
         """The gradient plus the L2 (l2 * W) and L1 (l1 * sign W) terms on weights only."""
@@ -74,10 +77,10 @@ class Optimizer:
             value unchanged because it was smaller than half a unit in the last place. One
             count per model for stacked models.
         """
+        target = self._target
         if self.master is not None:
             grad = grad.astype(np.float32)  # the explicit widening that master weights mean
         step = self._step(self.penalised(grad) if self._penalties else grad)
-        target = self.master if self.master is not None else self.params
         new = np.subtract(target, step, out=self._new)
         unchanged = np.equal(new, target, out=self._unchanged)
         target[...] = new
@@ -88,32 +91,37 @@ class Optimizer:
         self.finite = math.isfinite(np.dot(self._all_params, self._ones)) or bool(
             np.isfinite(self.params).all()
         )
-        if self.params.ndim > 1:  # per model; logical_and takes a NaN step as non-zero
-            moved_in_vain = np.logical_and(unchanged, step, out=unchanged)
-            return np.add.reduce(moved_in_vain, axis=-1, dtype=np.intp)
-        if self.finite:
+        if self.finite and self.params.ndim == 1:
             # With every value finite, an entry is unchanged exactly when its step was zero or
             # a no-op, so unchanged + moved - all counts the no-ops.
             np.not_equal(step, self._zero, out=self._moved)
             return int(np.count_nonzero(self._flags)) - step.size
-        # A NaN is never equal to itself, so it is never counted as a no-op.
-        return int(np.count_nonzero(unchanged & (step != 0)))
+        # Per model, and exact with NaN (never equal to itself, so never a no-op);
+        # logical_and takes a NaN step as non-zero.
+        moved_in_vain = np.logical_and(unchanged, step, out=unchanged)
+        if self.params.ndim == 1:
+            return int(np.count_nonzero(moved_in_vain))
+        return np.add.reduce(moved_in_vain, axis=-1, dtype=np.intp)
 
-    def _step(self, grad: Array) -> Array:
-        c = self.config
-        if self.velocity is not None:  # classical momentum: v = mu v + g; step = lr v
-            self.velocity *= self.dtype.type(c.momentum)
-            self.velocity += grad
-            return np.multiply(self.lr, self.velocity, out=self._step_buffer)
-        if self.m is not None and self.v is not None:
-            self.t += 1
-            one = self.dtype.type(1)
-            b1, b2 = self.dtype.type(c.beta1), self.dtype.type(c.beta2)
-            self.m *= b1
-            self.m += (one - b1) * grad
-            self.v *= b2
-            self.v += (one - b2) * grad * grad
-            m_hat = self.m / (one - b1**self.t)
-            v_hat = self.v / (one - b2**self.t)
-            return self.lr * m_hat / (np.sqrt(v_hat) + self.dtype.type(c.adam_eps))
+    def _sgd_step(self, grad: Array) -> Array:
         return np.multiply(self.lr, grad, out=self._step_buffer)
+
+    def _momentum_step(self, grad: Array) -> Array:  # classical: v = mu v + g; step = lr v
+        assert self.velocity is not None
+        self.velocity *= self.dtype.type(self.config.momentum)
+        self.velocity += grad
+        return np.multiply(self.lr, self.velocity, out=self._step_buffer)
+
+    def _adam_step(self, grad: Array) -> Array:
+        assert self.m is not None and self.v is not None
+        c = self.config
+        self.t += 1
+        one = self.dtype.type(1)
+        b1, b2 = self.dtype.type(c.beta1), self.dtype.type(c.beta2)
+        self.m *= b1
+        self.m += (one - b1) * grad
+        self.v *= b2
+        self.v += (one - b2) * grad * grad
+        m_hat = self.m / (one - b1**self.t)
+        v_hat = self.v / (one - b2**self.t)
+        return self.lr * m_hat / (np.sqrt(v_hat) + self.dtype.type(c.adam_eps))
