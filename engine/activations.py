@@ -23,6 +23,9 @@ from engine.arrays import ONE, ZERO, row_sums
 
 Array = npt.NDArray[np.floating]
 
+_SMALL = 16384
+"""Elements up to which ReLU's backward pass copies its mask to floats (see ReLU.backward)."""
+
 
 class Activation(Protocol):
     """An element-wise (or, for softmax, row-wise) nonlinearity with its derivative."""
@@ -77,7 +80,12 @@ class ReLU:
         return np.maximum(z, ZERO[z.dtype], out=out)
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
-        return np.multiply(grad_a, np.greater(z, ZERO[z.dtype]), out=grad_a)  # grad_a * (z > 0)
+        mask = np.greater(z, ZERO[z.dtype])  # grad_a * (z > 0), in place
+        if mask.size <= _SMALL:
+            # NumPy multiplies by a boolean array through a casting buffer; for a small array a
+            # float copy of the mask is quicker, for a large one the copy costs more.
+            mask = mask.astype(z.dtype)
+        return np.multiply(grad_a, mask, out=grad_a)
 
 
 @dataclass(frozen=True)

@@ -89,12 +89,11 @@ class Network:
         """Back-propagate dL/d(output) for targets y through every layer (after ``forward``)."""
         out = self.layers[-1]
         assert out.a is not None
-        deeper = len(self.layers) > 1
         if self.fused:
             grad_z = fused_gradient(out.a, y, out.output_gradient_buffer())
-            grad = out.backward(None, grad_z, deeper)
+            grad = out.backward(None, grad_z, bool(self._below_output))
         else:
-            grad = out.backward(self.loss.gradient(out.a, y), None, deeper)
+            grad = out.backward(self.loss.gradient(out.a, y), None, bool(self._below_output))
         for layer, need_input_grad in self._below_output:
             grad = layer.backward(grad, None, need_input_grad)
 

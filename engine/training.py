@@ -108,6 +108,7 @@ class Trainer:
         self.batch_rng = batch_rng
         self.epoch = 0
         self.track_underflow = network.dtype != np.float64
+        self._parameter_count = network.flat_params.shape[-1]
 
     @property
     def targets(self) -> Array:
@@ -151,7 +152,7 @@ class Trainer:
             noop += optimizer.step(net.flat_grads)
         self.epoch += 1
         train_loss = total / len(self.x) if weighted else total
-        updates = self.optimizer.params.shape[-1] * len(batches)
+        updates = self._parameter_count * len(batches)
         if optimizer.finite and math.isfinite(train_loss):
             nonfinite, blowup = 0, None
         else:
