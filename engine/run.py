@@ -178,8 +178,7 @@ class Run:
     def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
         """Train from now on on other points (a clean set to fine-tune on)."""
         self.data = Data(x, y, self.data.x_test, self.data.y_test)
-        self.trainer.x = x.astype(self.network.dtype)
-        self.trainer.targets = encode_targets(y, self.network)
+        self.trainer.set_points(x, y)
 
     @property
     def steps_per_epoch(self) -> int:
