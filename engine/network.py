@@ -116,6 +116,17 @@ class Network:
                     raise ValueError("a layer with a bias needs a bias array")
                 layer.bias[...] = b
 
+    def bind_member(self, stacked: Network, k: int) -> None:
+        """Use member k of ``stacked``'s parameters and gradients as this network's own.
+
+        Both are then views: whoever trains the stacked network (a population) trains this
+        one, and reading this network reads member k. The architecture must match.
+        """
+        self.flat_params = stacked.flat_params[k]
+        self.flat_grads = stacked.flat_grads[k]
+        for layer, source in zip(self.layers, stacked.layers, strict=True):
+            layer.bind(source.params_block[k], source.grads_block[k])
+
     def predict(self, x: Array) -> Array:
         """Outputs for x without disturbing the values kept from the last training pass."""
         return self.predict_all(x)[-1]

@@ -7,6 +7,10 @@ members are stacked along a leading axis through the same hand-written layers, a
 losses and optimiser as a single network (``engine.layers`` explains how a model's numbers come
 out of the same NumPy routines either way), so member k ends every epoch with the same bytes
 as an ``engine.run.Run`` of its own: same weights, same loss, same counters.
+
+A ``MemberRun`` shows one member as a ``Run`` (its network reads the member's parameters, and
+``Population.step_members`` records its history as ``Run.step`` would), so lock-step twins of
+one architecture and dtype can train as a population and be read like any other run.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import numpy.typing as npt
 from engine.config import ModelConfig, TrainConfig
 from engine.network import Network, build_network, stack_networks
 from engine.optim import Optimizer
-from engine.run import Data, Labels
-from engine.training import Trainer, count_nonfinite, encode_targets, locate_blowup
+from engine.run import Data, Labels, Run
+from engine.training import EpochStats, Trainer, count_nonfinite, encode_targets, locate_blowup
 
 Array = npt.NDArray[np.floating]
 Weights = Sequence[tuple[Array, Array | None]]
@@ -47,6 +51,18 @@ class PopulationStats:
     blowup: tuple[str | None, ...]
     """Per member, where its first non-finite value is (e.g. 'layer 1 output'), or None."""
 
+    def member(self, k: int) -> EpochStats:
+        """Member k's share: the statistics a ``Run`` of its own reports for this epoch."""
+        return EpochStats(
+            self.epoch,
+            float(self.train_loss[k]),
+            int(self.noop_updates[k]),
+            self.updates,
+            None if self.underflow is None else int(self.underflow[k]),
+            int(self.nonfinite[k]),
+            self.blowup[k],
+        )
+
 
 class Population:
     """K models trained together; member k is bit for bit a ``Run`` of its own.
@@ -69,12 +85,16 @@ class Population:
     ) -> None:
         if not initial_weights:
             raise ValueError("a population needs at least one member")
+        if train.dp is not None:
+            raise ValueError("DP-SGD clips each model's own gradients: train it as a Run")
         self.data = data
         self.model_config = model
         self.train_config = train
         members = []
         for weights in initial_weights:
-            net = build_network(model, train.loss, data.n_classes, train.seed, train.dtype)
+            net = build_network(
+                model, train.loss, data.n_classes, train.seed, train.dtype, data.x_train.shape[1]
+            )
             net.set_weights(weights)
             members.append(net)
         self.network: Network = stack_networks(members)
@@ -99,6 +119,8 @@ class Population:
         self.train_labels: Labels = labels
         """(K, n) training labels, one row per member."""
         self.last: PopulationStats | None = None
+        self.runs: list[MemberRun] = []
+        """The members shown as runs (``MemberRun``), whose histories ``step_members`` keeps."""
 
     @classmethod
     def from_seeds(
@@ -109,8 +131,9 @@ class Population:
         Member k starts where ``Run(data, model, train)`` with ``train.seed = seeds[k]`` starts;
         all members share ``train.seed``'s batch order.
         """
+        n_inputs = data.x_train.shape[1]
         weights = [
-            build_network(model, train.loss, data.n_classes, seed, train.dtype).weights()
+            build_network(model, train.loss, data.n_classes, seed, train.dtype, n_inputs).weights()
             for seed in seeds
         ]
         return cls(data, model, train, weights)
@@ -133,6 +156,21 @@ class Population:
         with np.errstate(all="ignore"):
             self.last = self._step()
             return self.last
+
+    def step_members(self) -> PopulationStats:
+        """Train every member one epoch, and record it in each ``MemberRun``'s history."""
+        with np.errstate(all="ignore"):
+            stats = self.last = self._step()
+            outputs = self.network.layers[-1].a  # every member's outputs of this epoch's pass
+            full_batch = self.trainer.batch_size is None
+            for run in self.runs:
+                k = run.member
+                if full_batch and outputs is not None:
+                    p_train = outputs[k]
+                else:
+                    p_train = run.network.predict(run.trainer.x)
+                run.record(stats.member(k), p_train)
+            return stats
 
     def _step(self) -> PopulationStats:
         # The bookkeeping of Trainer.train_epoch, with one number per member where it has one.
@@ -197,3 +235,42 @@ class Population:
         """Every member's outputs for the points x ``(n, 2)``: an array ``(K, n, outputs)``."""
         with np.errstate(all="ignore"):
             return self.network.predict(np.asarray(x).astype(self.network.dtype))
+
+
+class MemberRun(Run):
+    """Member k of a population, read as a ``Run``.
+
+    Its network's parameters and gradients are views of the population's, and its history is
+    recorded by ``Population.step_members``, with the numbers ``Run.step`` would record. It
+    never trains alone: its trainer is there to be read (points, targets, batch size, epoch).
+
+    Args:
+        population: The population (the run registers itself in ``population.runs``).
+        member: Its index k.
+    """
+
+    def __init__(self, population: Population, member: int) -> None:
+        p = population
+        super().__init__(p.data, p.model_config, p.train_config, p.weights(member))
+        self.population = p
+        self.member = member
+        self.network.bind_member(p.network, member)
+        self.optimizer = self.trainer.optimizer = p.optimizer
+        self.trainer.epoch = p.epoch
+        if not np.array_equal(p.train_labels[member], p.data.y_train):
+            Run.set_train_labels(self, p.train_labels[member].copy())
+        p.runs.append(self)
+
+    def step(self) -> EpochStats:
+        raise RuntimeError("a population's member trains with it: Population.step_members()")
+
+    def record(self, stats: EpochStats, p_train: Array) -> EpochStats:
+        self.trainer.epoch = stats.epoch
+        return super().record(stats, p_train)
+
+    def set_train_labels(self, y: Labels) -> None:
+        super().set_train_labels(y)
+        self.population.set_train_labels(self.member, y)
+
+    def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
+        raise RuntimeError("the members of a population train on the same points")

@@ -149,13 +149,22 @@ class Run:
 
     def _step(self) -> EpochStats:
         stats = self.trainer.train_epoch()
-        h = self.history
         net = self.network
-        h.train_loss.append(stats.train_loss)
         # Full batch: the epoch's own forward pass gives the training accuracy for free.
         full_batch = self.trainer.batch_size is None and net.layers[-1].a is not None
         p_train = net.layers[-1].a if full_batch else net.predict(self.trainer.x)
         assert p_train is not None
+        return self.record(stats, p_train)
+
+    def record(self, stats: EpochStats, p_train: Array) -> EpochStats:
+        """Add an epoch just trained to the history: its statistics, the training accuracy
+        from the outputs ``p_train`` on the training points, and the test loss and accuracy.
+
+        ``step`` calls it; a population (``engine.population``) calls it for its members.
+        """
+        h = self.history
+        net = self.network
+        h.train_loss.append(stats.train_loss)
         h.train_accuracy.append(accuracy(p_train, self.data.y_train))
         if len(self.x_test):
             with np.errstate(all="ignore"):

@@ -44,7 +44,7 @@ from engine.snapshot import (
     RunView,
     Snapshot,
 )
-from engine.twins import DIFFERENCE, Slot, build_runs, poison
+from engine.twins import DIFFERENCE, Slot, build_runs, poison, step_runs
 
 DIFF_GRID = 32
 """Cells per side of the grid on which twin boundaries are compared."""
@@ -217,8 +217,7 @@ class Session:
                     if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
                         poison(self.slots[1].run, self.data, self.flipped)
                     self._switch_to_clean_data()
-                    for slot in self.slots:
-                        slot.run.step()
+                    step_runs(self.runs)
                     done += 1
                     if self._drifts:
                         self._record_drift()
