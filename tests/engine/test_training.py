@@ -154,6 +154,36 @@ def test_underflow_counted_against_float64_reference() -> None:
     assert np.all(net.layers[0].grad_weight == 0)
 
 
+def test_underflow_count_skips_only_entries_whose_reference_is_zero() -> None:
+    """A zero input column and a dead unit give zero gradients with a zero reference (the
+    count skips them); tiny inputs give real underflow. The count equals the full reference's
+    in every epoch."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 3)) * np.array([0.0, 1.0, 2e-6])
+    y = (x[:, 1] > 0).astype(np.int64)
+    w1 = rng.normal(size=(3, 4)).astype(np.float16)
+    b1 = np.array([0.1, -50.0, 0.2, 0.0], dtype=np.float16)  # unit 1 is dead
+    w2 = rng.normal(size=(4, 1)).astype(np.float16)
+    layers = [Dense(w1, b1, ReLU()), Dense(w2, np.zeros(1, np.float16), Sigmoid())]
+    net = Network(layers, LOSSES["binary_cross_entropy"])
+    opt = Optimizer(TrainConfig(dtype="float16", learning_rate=0.5), net.flat_params, net.is_weight)
+    trainer = Trainer(net, opt, x, y, None, np.random.default_rng(0))
+    counts = []
+    for _ in range(20):
+        stats = trainer.train_epoch()
+        full = 0
+        for layer in net.layers:
+            assert layer.inputs is not None and layer.grad_z is not None
+            reference = layer.inputs.T.astype(np.float64) @ layer.grad_z.astype(np.float64)
+            full += int(np.count_nonzero((layer.grads_block == 0) & (reference != 0)))
+        assert stats.underflow == full
+        counts.append(full)
+    assert max(counts) > 0  # the tiny inputs did underflow
+    assert np.all(net.layers[0].grad_weight[0] == 0) and np.all(
+        net.layers[0].grad_weight[:, 1] == 0
+    )
+
+
 def test_float64_runs_report_no_underflow_reference() -> None:
     assert trained(TrainConfig(), epochs=1).last.underflow is None  # type: ignore[union-attr]
 
