@@ -199,8 +199,8 @@ class Trainer:
             zero = layer.grads_block == 0
             if not zero.any():
                 continue
-            live_inputs = layer.inputs.any(axis=-2)[..., :, None]
-            live_grads = layer.grad_z.any(axis=-2)[..., None, :]
+            live_inputs = np.any(layer.inputs, axis=-2, keepdims=True).swapaxes(-1, -2)
+            live_grads = np.any(layer.grad_z, axis=-2, keepdims=True)
             if not (zero & live_inputs & live_grads).any():
                 continue
             # [x 1].T @ dL/dz in float64: the weight and bias gradients' reference together.
