@@ -34,21 +34,16 @@ class Network:
         dtype = self.layers[0].weight.dtype
         shapes = [layer.params_block.shape[-2:] for layer in self.layers]
         size = sum(rows * cols for rows, cols in shapes)
-        self.flat_params: Array = np.empty((*self.lead, size), dtype=dtype)
-        """Every parameter, weights and biases layer by layer; the layers hold views of it."""
-        self.flat_grads: Array = np.zeros((*self.lead, size), dtype=dtype)
-        """Every gradient, in the order of ``flat_params``."""
+        params = np.empty((*self.lead, size), dtype=dtype)
         self.is_weight = np.zeros(size, dtype=bool)
         """True where ``flat_params`` holds a weight (penalties apply), False for biases."""
         offset = 0
         for layer, (rows, cols) in zip(self.layers, shapes, strict=True):
             end = offset + rows * cols
-            block = self.flat_params[..., offset:end].reshape(*self.lead, rows, cols)
-            block[...] = layer.params_block
-            grads = self.flat_grads[..., offset:end].reshape(*self.lead, rows, cols)
+            params[..., offset:end] = layer.params_block.reshape(*self.lead, rows * cols)
             self.is_weight[offset : offset + layer.n_in * cols] = True
-            layer.bind(block, grads)
             offset = end
+        self.bind_flat(params, np.zeros_like(params))
         self.layers[-1].feeds_a_layer = False
         # The hidden layers from the top down, and whether each passes a gradient further down.
         self._below_output = [(layer, i > 0) for i, layer in enumerate(self.layers[:-1])][::-1]
@@ -116,16 +111,34 @@ class Network:
                     raise ValueError("a layer with a bias needs a bias array")
                 layer.bias[...] = b
 
+    def bind_flat(self, flat_params: Array, flat_grads: Array) -> None:
+        """Use these ``(*lead, size)`` arrays as every parameter and gradient, in place.
+
+        Each layer's ``[W; b]`` block and its gradient become views of them, layer after
+        layer, so the optimiser updates every parameter in one vector operation.
+        """
+        self.flat_params: Array = flat_params
+        """Every parameter, weights and biases layer by layer; the layers hold views of it."""
+        self.flat_grads: Array = flat_grads
+        """Every gradient, in the order of ``flat_params``."""
+        offset = 0
+        for layer in self.layers:
+            rows, cols = layer.params_block.shape[-2:]
+            end = offset + rows * cols
+            shape = (*self.lead, rows, cols)
+            layer.bind(
+                flat_params[..., offset:end].reshape(shape),
+                flat_grads[..., offset:end].reshape(shape),
+            )
+            offset = end
+
     def bind_member(self, stacked: Network, k: int) -> None:
         """Use member k of ``stacked``'s parameters and gradients as this network's own.
 
         Both are then views: whoever trains the stacked network (a population) trains this
         one, and reading this network reads member k. The architecture must match.
         """
-        self.flat_params = stacked.flat_params[k]
-        self.flat_grads = stacked.flat_grads[k]
-        for layer, source in zip(self.layers, stacked.layers, strict=True):
-            layer.bind(source.params_block[k], source.grads_block[k])
+        self.bind_flat(stacked.flat_params[k], stacked.flat_grads[k])
 
     def predict(self, x: Array) -> Array:
         """Outputs for x without disturbing the values kept from the last training pass."""

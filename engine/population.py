@@ -238,11 +238,12 @@ class Population:
 
 
 class MemberRun(Run):
-    """Member k of a population, read as a ``Run``.
+    """Member k of a population, read as a ``Run``, until it leaves to train alone.
 
-    Its network's parameters and gradients are views of the population's, and its history is
-    recorded by ``Population.step_members``, with the numbers ``Run.step`` would record. It
-    never trains alone: its trainer is there to be read (points, targets, batch size, epoch).
+    While in the population its network's parameters and gradients are views of the
+    population's, and ``Population.step_members`` trains it and records its history with the
+    numbers ``Run.step`` would record; it cannot step alone. ``leave`` turns it into a run of
+    its own from exactly where it is (for a change only this run makes).
 
     Args:
         population: The population (the run registers itself in ``population.runs``).
@@ -252,9 +253,12 @@ class MemberRun(Run):
     def __init__(self, population: Population, member: int) -> None:
         p = population
         super().__init__(p.data, p.model_config, p.train_config, p.weights(member))
-        self.population = p
+        self.population: Population | None = p
+        """The population it trains in; None once it has left."""
         self.member = member
-        self.network.bind_member(p.network, member)
+        net = self.network
+        self._own = (net.flat_params, net.flat_grads, self.optimizer)
+        net.bind_member(p.network, member)
         self.optimizer = self.trainer.optimizer = p.optimizer
         self.trainer.epoch = p.epoch
         if not np.array_equal(p.train_labels[member], p.data.y_train):
@@ -262,15 +266,42 @@ class MemberRun(Run):
         p.runs.append(self)
 
     def step(self) -> EpochStats:
-        raise RuntimeError("a population's member trains with it: Population.step_members()")
+        if self.population is not None:
+            raise RuntimeError("a population's member trains with it (or leaves it first)")
+        return super().step()
 
     def record(self, stats: EpochStats, p_train: Array) -> EpochStats:
         self.trainer.epoch = stats.epoch
         return super().record(stats, p_train)
 
+    def leave(self) -> None:
+        """Train alone from now on, from exactly where the population has this member: its
+        parameters, optimiser state and batch order carry over."""
+        p = self.population
+        if p is None:
+            return
+        k = self.member
+        net = self.network
+        params, grads, optimizer = self._own
+        params[...] = net.flat_params
+        grads[...] = net.flat_grads
+        net.bind_flat(params, grads)
+        for name in ("master", "velocity", "m", "v"):
+            mine, theirs = getattr(optimizer, name), getattr(p.optimizer, name)
+            if mine is not None and theirs is not None:
+                mine[...] = theirs[k]
+        optimizer.t = p.optimizer.t
+        self.optimizer = self.trainer.optimizer = optimizer
+        self.trainer.batch_rng.bit_generator.state = p.trainer.batch_rng.bit_generator.state
+        self.trainer.epoch = p.epoch
+        p.runs.remove(self)
+        self.population = None
+
     def set_train_labels(self, y: Labels) -> None:
         super().set_train_labels(y)
-        self.population.set_train_labels(self.member, y)
+        if self.population is not None:
+            self.population.set_train_labels(self.member, y)
 
     def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
-        raise RuntimeError("the members of a population train on the same points")
+        self.leave()  # the members of a population train on the same points
+        super().set_train_data(x, y)

@@ -146,7 +146,7 @@ def step_runs(runs: list[Run]) -> None:
     """Train each run one epoch; the members of a population train together."""
     stepped: set[int] = set()
     for run in runs:
-        if isinstance(run, MemberRun):
+        if isinstance(run, MemberRun) and run.population is not None:
             if id(run.population) not in stepped:
                 stepped.add(id(run.population))
                 run.population.step_members()

@@ -7,11 +7,12 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from engine.population import MemberRun
-from engine.run import Run, flip_labels
+from engine.config import DataConfig, ModelConfig, TrainConfig
+from engine.population import MemberRun, Population
+from engine.run import Run, build_data, flip_labels
 from engine.scenario import parse_scenario
 from engine.session import Session
-from engine.twins import choose_flips
+from engine.twins import choose_flips, step_runs
 
 BASE = """
 [data]
@@ -103,3 +104,31 @@ def test_a_member_never_trains_alone() -> None:
     with pytest.raises(RuntimeError, match="population"):
         s.runs[1].step()
     assert s.epoch == 0
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        TrainConfig(optimizer="adam", learning_rate=0.02, batch_size=16, seed=3),
+        TrainConfig(optimizer="momentum", dtype="float16", master_weights=True, seed=3),
+    ],
+    ids=["adam-minibatch", "momentum-float16-master"],
+)
+def test_a_member_that_leaves_trains_on_as_its_separate_run_would(train: TrainConfig) -> None:
+    data = build_data(DataConfig(kind="moons", samples=60, seed=2))
+    model = ModelConfig(hidden=(5,))
+    population = Population.from_seeds(data, model, train, [7, 8])
+    stays, leaves = MemberRun(population, 0), MemberRun(population, 1)
+    alone = [Run(data, model, train, population.weights(k)) for k in (0, 1)]
+    for epoch in range(16):
+        if epoch == 6:
+            leaves.leave()
+            assert leaves.population is None and population.runs == [stays]
+        step_runs([stays, leaves])
+        for run in alone:
+            run.step()
+    assert_same_run(stays, alone[0])
+    assert_same_run(leaves, alone[1])
+    # It has parameters of its own now, and the population trains the other member only.
+    assert not np.shares_memory(population.network.flat_params, leaves.network.flat_params)
+    assert np.shares_memory(population.network.flat_params, stays.network.flat_params)
