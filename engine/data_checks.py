@@ -18,7 +18,7 @@ from engine.datasets import DataError
 from engine.network import output_units
 from engine.run import Data, build_data
 from engine.scenario import Scenario, ScenarioError
-from engine.twins import DIFFERENCE, run_keys
+from engine.twins import DIFFERENCE, models_trained, run_keys
 
 
 def load_data(scenario: Scenario) -> Data:
@@ -65,7 +65,7 @@ def check_against_data(scenario: Scenario, data: Data) -> list[str]:
     problems += _attack_problems(sc, data)
     problems += _display_problems(sc)
     params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
-    runs = len(run_keys(sc))
+    runs = models_trained(sc)
     if n * params > MAX_EPOCH_WORK:
         problems.append(
             f"data.samples x model size: one epoch is too much work (got {n} training points x "

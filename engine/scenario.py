@@ -185,6 +185,24 @@ class SideChannelConfig(Section):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the attacker's fit/test split.")
 
 
+MAX_MEMBERS = 256
+"""Most members of an ensemble."""
+
+
+class EnsembleConfig(Section):
+    """Many seeds of the baseline trained together, answering by their mean (a deep ensemble)."""
+
+    members: int = Field(
+        32, ge=2, le=MAX_MEMBERS, description="Networks: the baseline and seeds after its own."
+    )
+    radii: tuple[Annotated[float, Field(gt=0, le=MAX_EXTENT, allow_inf_nan=False)], ...] = Field(
+        (10.0, 100.0), min_length=1, max_length=8, description="Distances from the data."
+    )
+    directions: int = Field(1000, ge=1, le=MAX_DIRECTIONS, description="Random directions.")
+    threshold: float = Field(0.99, gt=0.5, lt=1, description="Confidence counted as 'sure'.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the directions.")
+
+
 MAX_QUERIES = 100_000
 """Most queries an extraction attacker may make for one surrogate."""
 MAX_SURROGATE_EPOCHS = 20_000
@@ -278,7 +296,9 @@ class SupplyChainConfig(Section):
 
 
 TWIN_EXPERIMENTS = ("poison", "butterfly", "precision", "evasion", "membership", "backdoor")
-"""Experiments that train twins beside the baseline: a scenario runs at most one of them."""
+"""Experiments that train twins beside the baseline."""
+RUN_EXPERIMENTS = (*TWIN_EXPERIMENTS, "ensemble")
+"""Experiments that decide which runs a session trains: a scenario runs at most one of them."""
 
 
 class ExperimentsConfig(Section):
@@ -293,13 +313,14 @@ class ExperimentsConfig(Section):
     leakage: LeakageConfig | None = None
     backdoor: BackdoorConfig | None = None
     supply_chain: SupplyChainConfig | None = None
+    ensemble: EnsembleConfig | None = None
 
     @model_validator(mode="after")
     def _one_twin_kind(self) -> ExperimentsConfig:
-        twins = [k for k in TWIN_EXPERIMENTS if getattr(self, k) is not None]
+        twins = [k for k in RUN_EXPERIMENTS if getattr(self, k) is not None]
         if len(twins) > 1:
             raise ValueError(
-                f"at most one of {', '.join(TWIN_EXPERIMENTS)} (got {', '.join(twins)})"
+                f"at most one of {', '.join(RUN_EXPERIMENTS)} (got {', '.join(twins)})"
             )
         return self
 
@@ -385,6 +406,12 @@ class Scenario(Section):
             problems.append(
                 f"experiments.backdoor.finetune_at: never reached (got {b.finetune_at}, "
                 f"expected less than training.epochs = {self.training.epochs})"
+            )
+        e = ex.ensemble
+        if e is not None and self.training.seed + e.members - 1 > MAX_SEED:
+            problems.append(
+                f"experiments.ensemble.members: seeds past the largest (got training.seed "
+                f"{self.training.seed} + {e.members} members, expected seeds up to {MAX_SEED})"
             )
         if problems:
             raise ValueError("\n".join(problems))

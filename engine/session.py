@@ -97,6 +97,9 @@ class Session:
         measure every revision); see ``pace_measurements``."""
         self.aim: tuple[float, float] | None = None
         """The point attacks aim at (the trainer's probe, on a key), or None."""
+        self.picture: tuple[Extent, tuple[int, int]] | None = None
+        """While a snapshot with a grid measures the experiments: the rectangle and (width,
+        height) of its grid, for an experiment that draws a plane beside the runs."""
         x_min, x_max = scenario.display.x_range
         y_min, y_max = scenario.display.y_range
         self.extent = Extent(x_min, x_max, y_min, y_max)
@@ -355,7 +358,11 @@ class Session:
                 for i, slot in enumerate(self.slots)
             )
             sc = self.scenario
-            views = measure.views(self) if experiments else ()
+            self.picture = (area, grid) if grid else None
+            try:
+                views = measure.views(self) if experiments else ()
+            finally:
+                self.picture = None
             metrics = measure.base_metrics(self, runs[0])
             for v in views:
                 metrics.update(v.metrics())

@@ -28,6 +28,8 @@ Weights = list[tuple[Array, Array | None]]
 
 DIFFERENCE = "difference"
 """The `display.view` that shows where two runs disagree."""
+ENSEMBLE_KEY = "single"
+"""The run key of an ensemble's first member, the single network it is compared with."""
 
 
 @dataclass
@@ -72,7 +74,16 @@ def run_keys(scenario: Scenario) -> list[str]:
         return ["clean", "poisoned"]
     if ex.butterfly is not None:
         return ["baseline", "nudged"]
+    if ex.ensemble is not None:
+        return [ENSEMBLE_KEY]
     return [key for key, _, _ in _attack_configs(scenario)] or ["baseline"]
+
+
+def models_trained(scenario: Scenario) -> int:
+    """How many networks a session of the scenario trains (its runs, and an ensemble's
+    members beside its one run)."""
+    ensemble = scenario.experiments.ensemble
+    return len(run_keys(scenario)) + (ensemble.members - 1 if ensemble is not None else 0)
 
 
 def _attack_configs(scenario: Scenario) -> list[tuple[str, str, TrainConfig]]:
@@ -207,4 +218,10 @@ def build_runs(
             Slot("baseline", "baseline", baseline),
             Slot("nudged", f"nudged {b.epsilon:+.0e}", twin),
         ], flips
+    if ex.ensemble is not None:  # the baseline and more seeds, one population
+        seeds = range(train.seed + 1, train.seed + ex.ensemble.members)
+        starts = [start, *(starting_weights(data, model, train.model_copy(update={"seed": s}))
+                           for s in seeds)]  # fmt: skip
+        single = MemberRun(Population(data, model, train, starts), 0)
+        return [Slot(ENSEMBLE_KEY, "single network", single)], flips
     return [Slot("baseline", "baseline", Run(data, model, train, initial_weights))], flips

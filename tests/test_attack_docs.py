@@ -1,4 +1,4 @@
-"""The scenario documentation names every key and metric of the attack lab."""
+"""The scenario documentation names every key and metric of the attack lab and the ensemble."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from engine.config import DPConfig
 from engine.experiments.measure import METRICS
 from engine.scenario import (
     BackdoorConfig,
+    EnsembleConfig,
     EvasionConfig,
     ExtractionConfig,
     LeakageConfig,
@@ -25,6 +26,7 @@ SECTIONS = {
     "leakage": LeakageConfig,
     "backdoor": BackdoorConfig,
     "supply_chain": SupplyChainConfig,
+    "ensemble": EnsembleConfig,
 }
 
 

@@ -386,7 +386,9 @@ def pane_count(snapshot: Snapshot | None, runs: Sequence[int], extent: Extent) -
         return 1 + len(first.slices)
     if len(runs) != 1:
         return 1
-    planes = [p for v in snapshot.experiments for p in v.planes if p.grid.extent == extent]
+    planes = [
+        p for v in snapshot.experiments for p in v.planes if p.tracks or p.grid.extent == extent
+    ]
     return 1 + len(planes)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from engine.experiments import (
     backdoor,
     butterfly,
+    ensemble,
     evasion,
     extraction,
     leakage,
@@ -56,6 +57,7 @@ METRICS: dict[str, str] = {
     **extraction.METRICS,
     **backdoor.METRICS,
     **supply_chain.METRICS,
+    **ensemble.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -71,6 +73,7 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "extraction": extraction.view,
     "backdoor": backdoor.view,
     "supply_chain": supply_chain.view,
+    "ensemble": ensemble.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
 

@@ -72,6 +72,9 @@ class Plane:
 
     label: str
     grid: GridOutputs
+    tracks: bool = False
+    """True: computed over the picture the snapshot was taken for (it follows the map's zoom);
+    False: over the scenario's display range only."""
 
 
 @dataclass(frozen=True)

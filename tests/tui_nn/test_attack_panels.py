@@ -89,3 +89,23 @@ async def test_an_extracted_copy_is_drawn_beside_its_victim_at_the_scenarios_ran
         app.trainer.redraw()
         await pilot.pause()
         assert len(board.rasters) == 1
+
+
+async def test_an_ensemble_is_drawn_beside_its_single_network_at_every_zoom() -> None:
+    s = session("[experiments.ensemble]\nmembers = 4\nradii = [5.0]\ndirections = 50\n")
+    s.step(20)
+    app = TuiNN(s, story=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first frame finds the ensemble's plane; the map redraws
+        board = app.trainer.query_one(BoundaryMap)
+        assert board.pane_labels == ["single network", "ensemble of 4"]
+        near = board.rasters[1].extent
+        await pilot.press("z")  # the ensemble follows the map out
+        app.trainer.redraw()
+        await pilot.pause()
+        assert board.pane_labels == ["single network", "ensemble of 4"]
+        left, right = board.rasters
+        assert left.extent == right.extent
+        assert right.extent.x_max - right.extent.x_min > 3 * (near.x_max - near.x_min)
+        # Pale where the members split: the ensemble has shades the single network lacks.
+        assert len(np.unique(right.colours)) > len(np.unique(left.colours))

@@ -190,14 +190,19 @@ class BoundaryMap(Panel):
         so that circles stay round at each pane's shape.
 
         Panes an experiment computed over the scenario's own range (an extracted copy beside
-        its victim) keep that exact range, so the panes match cell for cell.
+        its victim) keep that exact range, so the panes match cell for cell; planes that
+        follow the map (an ensemble's answer) are computed for whatever range it asks.
         """
         wanted = self.requested_extent
         if self.size.area == 0:
             return wanted
         k = self.panes_shown()
-        run = self.snapshot.runs[self.view.runs[0]] if self.snapshot is not None else None
-        if k > 1 and (run is None or not run.slices):
+        snapshot = self.snapshot
+        run = snapshot.runs[self.view.runs[0]] if snapshot is not None else None
+        fixed = snapshot is None or any(
+            not p.tracks for v in snapshot.experiments for p in v.planes
+        )
+        if k > 1 and (run is None or not run.slices) and fixed:
             return wanted
         return fit_aspect(wanted, self.pane_width(), self.size.height)
 
