@@ -526,9 +526,22 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
                 [f"{source}: line {m[1]}, column {m[2]}: invalid TOML: {message}"]
             ) from None
         raise ScenarioError([f"{source}: invalid TOML: {message}"]) from None
+    return validate_scenario(raw, source, base_dir)
+
+
+def validate_scenario(raw: dict[str, Any], source: str, base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario's tables, as ``tomllib`` reads them, into a frozen scenario.
+
+    Args:
+        raw: The file's top-level table (not changed).
+        source: How errors name the file.
+        base_dir: Folder relative CSV paths are resolved against.
+
+    Raises:
+        ScenarioError: With every problem found, one line each.
+    """
+    raw = {**raw, "base_dir": str(base_dir or ""), "source": source}
     raw.setdefault("name", Path(source).stem)
-    raw["base_dir"] = str(base_dir or "")
-    raw["source"] = source
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:

@@ -32,7 +32,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
 
-COMMANDS = ("run", "list", "validate")
+COMMANDS = ("run", "list", "validate", "sweep")
 """First arguments that name a subcommand rather than a scenario (use ./run for such a file)."""
 
 
@@ -77,6 +77,7 @@ def app_parser() -> argparse.ArgumentParser:
             "  tui-nn run SCENARIO       train without the interface and print a summary\n"
             "  tui-nn list               the shipped scenarios\n"
             "  tui-nn validate FILE...   check scenario files\n"
+            "  tui-nn sweep SCENARIO --set KEY=V1,V2,...   train every combination of settings\n"
             "(see `tui-nn run --help`; a scenario file named like a command: ./run)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -254,6 +255,13 @@ def cmd_run(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(argv: list[str]) -> int:
+    """`tui-nn sweep SCENARIO --set KEY=V1,V2,...`: see ``tui_nn.sweep``."""
+    from tui_nn.sweep import main as sweep
+
+    return sweep(argv)
+
+
 def _not_interactive_message(name: str) -> str:
     via_ssh = bool(os.environ.get("SSH_CONNECTION"))
     where = "this SSH session has no terminal" if via_ssh else "stdin or stdout is not a terminal"
@@ -287,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 ok, 1 failed check, 2 bad input, 130 interrupted.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate}
+    commands = {"run": cmd_run, "list": cmd_list, "validate": cmd_validate, "sweep": cmd_sweep}
     command = commands.get(args[0]) if args else None
     try:
         return cmd_app(args) if command is None else command(args[1:])
