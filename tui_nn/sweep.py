@@ -238,8 +238,10 @@ def plot(spec: str, settings: Sequence[Setting], results: Sequence[CellResult]) 
             plt.plot(centre, [sum(means[x]) / len(means[x]) for x in centre], label="mean")
     if not numeric:
         plt.xticks(list(range(len(values))), values)
-    elif len(values) <= 12:
-        plt.xticks([float(v) for v in setting.values], values)
+    else:  # at most about eight ticks, on the swept values themselves
+        every = -(-len(values) // 8)
+        ticks = list(dict.fromkeys(setting.values))[::every]
+        plt.xticks([float(v) for v in ticks], [show(v) for v in ticks])
     plt.xlabel(key)
     plt.title(f"{metric} against {key}")
     return str(plt.uncolorize(plt.build()))
