@@ -20,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
-from engine.attacks import backdoor, weight_files
 from engine.data_checks import load_data
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED, first_divergence
@@ -109,6 +108,8 @@ class Session:
 
     def _pinned_weights(self) -> Weights:
         """The scenario's `weights` file, refused unless its sha256 is `weights_sha256`."""
+        from engine.attacks import weight_files  # only for a scenario that pins its weights
+
         sc = self.scenario
         assert sc.weights is not None
         path = Path(sc.weights)
@@ -237,6 +238,8 @@ class Session:
         """A backdoor's fine-tuned twin trains on clean data from its epoch on."""
         b = self.scenario.experiments.backdoor
         if b is not None and b.finetune_at == self.epoch and len(self.slots) > 1:
+            from engine.attacks import backdoor
+
             backdoor.finetune(self.slots[1].run, self.data)
 
     def _record_traces(self) -> None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from engine.attacks import evasion
 from engine.config import ModelConfig, TrainConfig
 from engine.experiments.common import safe_key
 from engine.network import build_network
@@ -199,6 +198,8 @@ def build_runs(
         start = slots[0].run.weights()
         slots += [Slot(k, lab, Run(data, model, c, start)) for k, lab, c in configs[1:]]
         if ex.evasion is not None and len(slots) > 1:
+            from engine.attacks import evasion
+
             evasion.defend(slots[1].run, ex.evasion)
         return slots, flips
     start = starting_weights(data, model, train, initial_weights)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import Literal
 
 from textual import constants
@@ -19,6 +20,10 @@ ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
 
 RICH_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
 """Our colour modes as Rich names them."""
+BLAS_THREADS = 1
+"""BLAS threads while the trainer runs. Training and drawing already take a core each, and at
+these sizes a second BLAS thread gains nothing: it spins (spiral at top speed: 1.9 cores busy
+with two threads, 1.0 with one, and more epochs per second with one)."""
 
 
 class TuiNN(App[int]):
@@ -101,6 +106,14 @@ def set_color_system(mode: ColorMode) -> None:
         constants.COLOR_SYSTEM = RICH_COLOR_SYSTEMS[mode]  # type: ignore[misc]
 
 
+def limit_blas_threads(threads: int = BLAS_THREADS) -> AbstractContextManager[object]:
+    """Cap the threads BLAS uses in this process (the trainer's choice, ``BLAS_THREADS``),
+    until the returned context exits."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
 def run_app(
     session: Session, *, color: ColorOption = "auto", mouse: bool = True, fps: float = 15
 ) -> int:
@@ -120,5 +133,6 @@ def run_app(
     if color != "auto":
         set_color_system(mode)
     app = TuiNN(session, glyphs=uses_glyphs(mode), fps=fps)
-    app.run(mouse=mouse)
+    with limit_blas_threads():
+        app.run(mouse=mouse)
     return app.return_code or 0

@@ -8,23 +8,10 @@ only when the session runs that experiment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from engine.experiments import (
-    backdoor,
-    butterfly,
-    ensemble,
-    evasion,
-    extraction,
-    leakage,
-    membership,
-    ood,
-    poison,
-    precision,
-    side_channel,
-    supply_chain,
-)
 from engine.experiments.common import run_figures
 from engine.experiments.view import ExperimentView
 from engine.metrics import confidence
@@ -33,9 +20,9 @@ if TYPE_CHECKING:
     from engine.session import Session
     from engine.snapshot import RunView
 
-__all__ = ["METRICS", "base_metrics", "measure", "run_figures", "views"]
+__all__ = ["EXPERIMENTS", "base_metrics", "experiment", "measure", "run_figures", "views"]
 
-METRICS: dict[str, str] = {
+BASE_METRICS: dict[str, str] = {
     "epoch": "epochs trained so far",
     "train.loss": "baseline's loss on the training set with its current weights",
     "train.accuracy": "baseline's training accuracy with its current weights",
@@ -46,51 +33,50 @@ METRICS: dict[str, str] = {
     "probe.<i>.confidence": "probability of the predicted class at probe i: max(p, 1 - p) for "
     "a sigmoid output",
     "probe.<i>.class": "predicted class at probe i",
-    **ood.METRICS,
-    **poison.METRICS,
-    **butterfly.METRICS,
-    **precision.METRICS,
-    **side_channel.METRICS,
-    **evasion.METRICS,
-    **membership.METRICS,
-    **leakage.METRICS,
-    **extraction.METRICS,
-    **backdoor.METRICS,
-    **supply_chain.METRICS,
-    **ensemble.METRICS,
 }
-"""Name pattern -> one-line meaning of every metric ``measure`` can report."""
+"""The metrics every session reports."""
 
-EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
-    "ood": ood.view,
-    "poison": poison.view,
-    "butterfly": butterfly.view,
-    "precision": precision.view,
-    "side_channel": side_channel.view,
-    "evasion": evasion.view,
-    "membership": membership.view,
-    "leakage": leakage.view,
-    "extraction": extraction.view,
-    "backdoor": backdoor.view,
-    "supply_chain": supply_chain.view,
-    "ensemble": ensemble.view,
-}
-"""Experiment key (its `[experiments.*]` table) -> the function that measures it."""
+EXPERIMENTS = (
+    "ood",
+    "poison",
+    "butterfly",
+    "precision",
+    "side_channel",
+    "evasion",
+    "membership",
+    "leakage",
+    "extraction",
+    "backdoor",
+    "supply_chain",
+    "ensemble",
+)
+"""Experiment keys (their `[experiments.*]` tables), in the order views are measured. Each is
+a module of this package with ``view(session) -> ExperimentView`` and ``METRICS``; a module is
+imported the first time a session runs its experiment, so a scenario loads only its own."""
+
+TRACES = ("backdoor",)
+"""Experiments that record cheap figures while training (their ``trace(session)``)."""
 
 
-TRACES: dict[str, Callable[[Session], dict[str, float]]] = {
-    "backdoor": backdoor.trace,
-}
-"""Experiment key -> the cheap figures it records while training (``Session.traces``)."""
+def experiment(key: str) -> ModuleType:
+    """The module of experiment ``key`` (imported on first use)."""
+    return importlib.import_module(f"engine.experiments.{key}")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "METRICS":  # every experiment's metrics: imports them all, so only when asked
+        return {**BASE_METRICS, **{k: v for key in EXPERIMENTS
+                                   for k, v in experiment(key).METRICS.items()}}  # fmt: skip
+    raise AttributeError(name)
 
 
 def traces(session: Session) -> dict[str, float]:
     """The traced figures of every experiment the session runs, now."""
     ex = session.scenario.experiments
     out: dict[str, float] = {}
-    for key, trace in TRACES.items():
+    for key in TRACES:
         if getattr(ex, key) is not None:
-            out.update(trace(session))
+            out.update(experiment(key).trace(session))
     return out
 
 
@@ -98,7 +84,7 @@ def views(session: Session) -> tuple[ExperimentView, ...]:
     """The view of every experiment the session runs, in a fixed order."""
     with session.lock:
         ex = session.scenario.experiments
-        return tuple(view(session) for key, view in EXPERIMENTS.items() if getattr(ex, key))
+        return tuple(experiment(key).view(session) for key in EXPERIMENTS if getattr(ex, key))
 
 
 def base_metrics(session: Session, baseline: RunView | None = None) -> dict[str, float]:

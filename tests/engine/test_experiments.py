@@ -268,3 +268,37 @@ def test_checkpoints_are_sorted_and_distinct() -> None:
         for when in ("epoch = 15", "", "epoch = 5", "epoch = 15", "epoch = 0")
     )
     assert checkpoints(parse_scenario(text, "t.toml")) == [0, 5, 15]
+
+
+def test_every_experiment_table_has_a_module_with_a_view_and_its_metrics() -> None:
+    from engine.experiments.measure import EXPERIMENTS, experiment
+    from engine.scenario import ExperimentsConfig
+
+    assert set(EXPERIMENTS) == set(ExperimentsConfig.model_fields)
+    for key in EXPERIMENTS:
+        module = experiment(key)
+        assert callable(module.view) and module.METRICS
+        assert all(name in METRICS for name in module.METRICS)
+
+
+def test_a_session_loads_only_the_experiments_its_scenario_runs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from engine.session import Session\n"
+        "from tui_nn.catalog import shipped_dir\n"
+        "s = Session.from_file(shipped_dir() / 'moons-ood.toml')\n"
+        "s.step(3)\n"
+        "s.snapshot(grid=(8, 8))\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('engine.experiments.', "
+        "'engine.attacks.'))))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "'engine.experiments.ood'" in loaded
+    for other in ("evasion", "extraction", "leakage", "membership", "ensemble", "precision"):
+        assert f"'engine.experiments.{other}'" not in loaded, other
+    assert "'engine.attacks.evasion'" not in loaded

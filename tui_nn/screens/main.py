@@ -234,7 +234,9 @@ class MainScreen(SessionFiles):
         self._show_pane(self.active_pane)
         self.redraw()
         if self.story:
-            self.action_story()
+            # After the panels' first frame: the card dims a screen that is already drawn, and
+            # the trainer itself shows as soon as it can.
+            self.call_after_refresh(self.action_story)
 
     def _show_pane(self, pane: str) -> None:
         self.active_pane = pane
