@@ -35,6 +35,24 @@ class Optimizer:
         self.m = np.zeros_like(target) if config.optimizer == "adam" else None
         self.v = np.zeros_like(target) if config.optimizer == "adam" else None
         self.t = 0
+        self.last_step: Array | None = None
+        """The step of the last update (what was subtracted from the parameters)."""
+
+    def state(self) -> dict[str, object]:
+        """Copies of everything an update depends on besides the parameters themselves."""
+        arrays = {"master": self.master, "velocity": self.velocity, "m": self.m, "v": self.v}
+        state: dict[str, object] = {k: None if a is None else a.copy() for k, a in arrays.items()}
+        state["t"] = self.t
+        return state
+
+    def set_state(self, state: dict[str, object]) -> None:
+        """Restore a ``state()``; arrays this optimiser does not use are ignored."""
+        for key in ("master", "velocity", "m", "v"):
+            mine, saved = getattr(self, key), state.get(key)
+            if mine is not None and isinstance(saved, np.ndarray):
+                mine[...] = saved
+        t = state.get("t", 0)
+        self.t = t if isinstance(t, int) else 0
 
     def penalised(self, grad: Array) -> Array:
         """The gradient plus the L2 (l2 * W) and L1 (l1 * sign W) terms on weights only."""
@@ -57,6 +75,7 @@ class Optimizer:
         if self.master is not None:
             grad = grad.astype(np.float32)  # the explicit widening that master weights mean
         step = self._step(self.penalised(grad))
+        self.last_step = step
         target = self.master if self.master is not None else self.params
         new = target - step
         noop = np.count_nonzero((step != 0) & (new == target))

@@ -86,6 +86,17 @@ class Trainer:
         self.epoch = 0
         self.track_underflow = network.dtype != np.float64
 
+    def state(self) -> dict[str, object]:
+        """The epoch count and the batch generator's state: what the next epoch draws from."""
+        return {"epoch": self.epoch, "rng": self.batch_rng.bit_generator.state}
+
+    def set_state(self, state: dict[str, object]) -> None:
+        """Restore a ``state()``."""
+        epoch = state["epoch"]
+        assert isinstance(epoch, int)
+        self.epoch = epoch
+        self.batch_rng.bit_generator.state = state["rng"]
+
     def batches(self) -> list[tuple[Array, Array]]:
         """This epoch's (inputs, targets) batches; draws the order from the batch generator."""
         if self.batch_size is None:
