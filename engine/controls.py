@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from engine.config import MAX_HIDDEN_LAYERS, MAX_WIDTH, TrainConfig
+from engine.config import MAX_HIDDEN_LAYERS, MAX_SEED, MAX_WIDTH, TrainConfig
 from engine.scenario import Scenario, ScenarioError, format_error
+
+if TYPE_CHECKING:
+    from engine.session import Session
 
 T = TypeVar("T")
 
@@ -51,6 +54,8 @@ INITIALISERS = ("he", "glorot", "normal", "uniform", "zeros")
 
 LIVE = ("learning_rate", "optimizer", "momentum", "penalty", "batch_size")
 """Controls that apply at the next epoch without a reset."""
+LIVE_KEYS = ("learning_rate", "optimizer", "momentum", "l1", "l2", "batch_size")
+"""The [training] keys those controls set."""
 
 
 @dataclass(frozen=True)
@@ -99,17 +104,20 @@ def changed_training(train: TrainConfig, changes: dict[str, Any], who: str = "")
         raise ScenarioError([where + line for line in _problems(exc, "training.")]) from None
 
 
-def changed_scenario(scenario: Scenario, section: str, changes: dict[str, Any]) -> Scenario:
-    """The scenario with ``changes`` in one section, validated as a file would be.
+def changed_scenario(scenario: Scenario, changes: dict[str, dict[str, Any]]) -> Scenario:
+    """The scenario with ``changes`` (section -> keys), validated as a file would be.
+
+    The section 'init' names ``model.init``.
 
     Raises:
         ScenarioError: One line per problem.
     """
     raw = scenario.model_dump()
-    if section == "init":
-        raw["model"]["init"] = {**raw["model"]["init"], **changes}
-    else:
-        raw[section] = {**raw[section], **changes}
+    for section, values in changes.items():
+        if section == "init":
+            raw["model"]["init"] = {**raw["model"]["init"], **values}
+        else:
+            raw[section] = {**raw[section], **values}
     raw["base_dir"], raw["source"] = scenario.base_dir, scenario.source
     try:
         return Scenario.model_validate(raw)
@@ -170,3 +178,125 @@ def describe_controls(scenario: Scenario, train: TrainConfig) -> list[Control]:
         Control("data_seed", "data seed", str(d.seed), True),
         Control("init", "initialiser", m.init.weights, True),
     ]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a control did, in words for the screen."""
+
+    text: str
+    resets: bool
+
+
+def change(session: Session, name: str, step: int = 1, layer: int = -1) -> Change:
+    """Move one control a step along its ladder (or cycle it) and apply it to the session.
+
+    Args:
+        session: The session to change.
+        name: A control name (``describe_controls``), or 'neurons'.
+        step: +1 for the next setting, -1 for the previous one.
+        layer: The hidden layer a neuron change applies to (-1: the last).
+
+    Returns:
+        What changed, and whether the run started again.
+
+    Raises:
+        ScenarioError: If the change would not validate (the session is unchanged).
+        ValueError: For an unknown control name.
+    """
+    train = session.train_config()
+    if name in LIVE:
+        if name == "learning_rate":
+            rate = step_ladder(LEARNING_RATES, train.learning_rate, step, wrap=False)
+            session.set_training(learning_rate=rate)
+            return Change(f"learning rate {rate:g}", False)
+        if name == "optimizer":
+            kind = step_ladder(OPTIMIZERS, train.optimizer, step)
+            session.set_training(optimizer=kind)
+            return Change(f"optimiser {kind}", False)
+        if name == "momentum":
+            mu = step_ladder(MOMENTA, train.momentum, step)
+            session.set_training(momentum=mu)
+            note = (
+                ""
+                if train.optimizer == "momentum"
+                else f" (used by momentum, not {train.optimizer})"
+            )
+            return Change(f"momentum {mu:g}{note}", False)
+        if name == "penalty":
+            l1, l2 = step_ladder(PENALTIES, (train.l1, train.l2), step)
+            session.set_training(l1=l1, l2=l2)
+            text = "no penalty" if not (l1 or l2) else f"L1 {l1:g}" if l1 else f"L2 {l2:g}"
+            return Change(text, False)
+        size = step_ladder(BATCH_SIZES, train.batch_size, step)
+        session.set_training(batch_size=size)
+        return Change(f"batch size {size or 'full'}", False)
+    options = _options(name, session, step, layer)
+    first: ScenarioError | None = None
+    for changes, text in options:
+        try:
+            session.reconfigure(changes)
+        except ScenarioError as exc:
+            first = first or exc
+            continue
+        return Change(text, True)
+    assert first is not None
+    raise first
+
+
+def _options(
+    name: str, session: Session, step: int, layer: int
+) -> list[tuple[dict[str, dict[str, Any]], str]]:
+    """The reconfigurations to try in turn (the first that validates wins)."""
+    sc = session.scenario
+    m, d, t = sc.model, sc.data, sc.training
+
+    def cycle(ladder: Sequence[T], current: T) -> list[T]:
+        out, value = [], current
+        for _ in range(len(ladder)):
+            value = step_ladder(ladder, value, step)
+            if value != current:
+                out.append(value)
+        return out
+
+    if name == "activation":
+        return [
+            ({"model": {"activation": a}}, f"hidden activation {a}")
+            for a in cycle(ACTIVATIONS, m.activation)
+        ]
+    if name in ("layers", "neurons"):
+        what = (
+            ("add_layer" if step > 0 else "remove_layer")
+            if name == "layers"
+            else ("add_neuron" if step > 0 else "remove_neuron")
+        )
+        hidden = layers_changed(m.hidden, layer if layer >= 0 else len(m.hidden) - 1, what)
+        shown = "-".join(map(str, (2, *hidden, "out")))
+        return [({"model": {"hidden": hidden}}, f"network {shown}")]
+    if name == "output":
+        pairs = cycle(OUTPUTS, (m.output, t.loss))
+        return [
+            ({"model": {"output": o}, "training": {"loss": loss}}, f"output {o}, loss {loss}")
+            for o, loss in pairs
+        ]
+    if name == "dataset":
+        return [
+            ({"data": {"kind": k, "path": None}}, f"dataset {k}")
+            for k in cycle(DATASETS, d.kind if d.kind in DATASETS else DATASETS[-1])
+        ]
+    if name == "noise":
+        return [({"data": {"noise": n}}, f"noise {n:g}") for n in cycle(NOISES, d.noise)]
+    if name == "test_fraction":
+        return [
+            ({"data": {"test_fraction": f}}, f"test fraction {f:g}")
+            for f in cycle(TEST_FRACTIONS, d.test_fraction)
+        ]
+    if name == "data_seed":
+        seed = (d.seed + step) % (MAX_SEED + 1)
+        return [({"data": {"seed": seed}}, f"new data (seed {seed})")]
+    if name == "init":
+        return [
+            ({"init": {"weights": w}}, f"initialiser {w}")
+            for w in cycle(INITIALISERS, m.init.weights)
+        ]
+    raise ValueError(f"no control {name!r}")

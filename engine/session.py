@@ -40,6 +40,7 @@ from engine.edits import (
 )
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED
+from engine.explain import Explanation, explain_step
 from engine.history import Trace
 from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
 from engine.network import build_network
@@ -593,26 +594,26 @@ class Session:
             self._edit(edit)
             return edit
 
-    def reconfigure(self, section: str, changes: dict[str, Any]) -> None:
+    def reconfigure(self, changes: dict[str, dict[str, Any]]) -> None:
         """Change what makes a run (network, loss, data, initialiser) and start again.
 
-        The new scenario and its data are validated as a file would be; when they fail,
-        nothing changes.
+        ``changes`` maps a section ('data', 'model', 'init', 'training') to new values. The
+        live training settings carry over. The new scenario and its data are validated as a
+        file would be; when they fail, nothing changes.
 
         Raises:
             ScenarioError: One line per problem.
         """
-        scenario = controls.changed_scenario(self.scenario, section, changes)
-        data = load_data(scenario)
         with self._lock:
+            live = self.train_config().model_dump(include=set(controls.LIVE_KEYS))
+            changes = {**changes, "training": {**live, **changes.get("training", {})}}
+            scenario = controls.changed_scenario(self.scenario, changes)
+            data = load_data(scenario)
             old = self.architecture()
             self.scenario, self.original = scenario, data
-            if section != "data":
+            if set(changes) - {"data", "training"}:
                 self._initial_weights = None
-            try:
-                self._build()
-            except ScenarioError:
-                raise
+            self._build()
             if self._initial_weights is not None and self.architecture() != old:
                 self._initial_weights = None
                 self._build()
@@ -624,6 +625,38 @@ class Session:
     def edits(self) -> list[tuple[int, str]]:
         """(epoch, what) of every edit made by hand on the way to the head."""
         return [(epoch, edit.describe()) for epoch, edit in self.timeline.edits]
+
+    def explain(
+        self,
+        point: tuple[float, float],
+        *,
+        run: int = 0,
+        label: int | None = None,
+        training_point: int | None = None,
+        focus: tuple[int, int] | None = None,
+    ) -> Explanation:
+        """One optimiser step of a run on one example, explained stage by stage.
+
+        Args:
+            point: The input (ignored when ``training_point`` is given).
+            run: Index of the run.
+            label: The target class; default the label of the nearest training point.
+            training_point: Explain this training point with its own label instead.
+            focus: (layer, neuron) always listed.
+        """
+        with self._lock:
+            data = self.slots[run].run.data
+            if training_point is not None:
+                x, y = data.x_train[training_point].tolist()
+                source = f"training point {training_point}"
+                label = int(data.y_train[training_point]) if label is None else label
+            else:
+                x, y = point
+                nearest = nearest_point(data, x, y)
+                source = "the probe point"
+                if label is None:
+                    label = int(data.y_train[nearest]) if nearest >= 0 else 0
+            return explain_step(self.slots[run].run, (x, y), label, source=source, focus=focus)
 
     # -- reading -------------------------------------------------------------------------
 
