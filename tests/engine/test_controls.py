@@ -95,7 +95,7 @@ def test_output_skips_what_the_data_cannot_use() -> None:
         seen.add((s.scenario.model.output, s.scenario.training.loss))
     assert ("softmax", "softmax_cross_entropy") in seen and len(seen) == 4
     three = {"data": {"kind": "blobs", "centers": [[-1, -1], [1, 1], [1, -1]]}}
-    with pytest.raises(ScenarioError, match="model.output: sigmoid separates two classes"):
+    with pytest.raises(ScenarioError, match=r"model\.output: sigmoid separates two classes"):
         s.reconfigure(three)
     s.reconfigure(
         {**three, "model": {"output": "softmax"}, "training": {"loss": "softmax_cross_entropy"}}
