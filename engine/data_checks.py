@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import io
 from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK
 from engine.datasets import DataError
-from engine.network import output_units
-from engine.run import Data, build_data
+from engine.network import build_network, output_units
+from engine.run import Array, Data, build_data
 from engine.scenario import Scenario, ScenarioError
 from engine.twins import DIFFERENCE, run_keys
 
@@ -136,3 +137,21 @@ def _display_problems(sc: Scenario) -> list[str]:
         if key not in keys:
             problems.append(f"display.compare: no such run (got {key!r}, expected {allowed})")
     return problems
+
+
+def scenario_weights(scenario: Scenario, data: Data) -> list[tuple[Array, Array | None]]:
+    """The weights a scenario's ``model.weights`` names, checked against its network.
+
+    Raises:
+        ScenarioError: One line naming the file and key when the file does not fit.
+    """
+    assert scenario.model.weights is not None
+    path = Path(scenario.model.weights)
+    if scenario.base_dir and not path.is_absolute():
+        path = Path(scenario.base_dir) / path
+    sc = scenario
+    net = build_network(sc.model, sc.training.loss, data.n_classes, sc.training.seed, "float64")
+    try:
+        return io.load_weights(path, net.architecture(), None)
+    except io.WeightFileError as exc:
+        raise ScenarioError([f"{sc.source or sc.name}: model.weights: {exc}"]) from None

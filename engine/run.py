@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -119,7 +120,7 @@ class RunState:
     """The run's data (never changed in place, so states share it)."""
     params: Array
     optimizer: dict[str, object]
-    trainer: dict[str, object]
+    trainer: dict[str, Any]
     batch_size: int | None
     last: EpochStats | None
     latest: Measurement | None

@@ -13,60 +13,32 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from engine import controls, io
-from engine.config import TrainConfig
-from engine.data_checks import load_data
-from engine.edits import (
-    AddPoint,
-    CleanTwin,
-    Edit,
-    FlipLabel,
-    Marks,
-    RemovePoint,
-    SetTraining,
-    SetWeight,
-    add_point,
-    drop_index,
-    flip_label,
-    nearest_point,
-    remove_point,
-)
-from engine.experiments import measure
+from engine import io
+from engine.data_checks import load_data, scenario_weights
+from engine.edits import Edit, Marks
 from engine.experiments.butterfly import DIVERGED
-from engine.explain import Explanation, explain_step
 from engine.history import Trace
-from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
-from engine.network import build_network
+from engine.metrics import Extent, grid_points, predicted_classes
 from engine.run import MEASURES, Array, Data, Run, RunState
-from engine.scenario import MomentConfig, Scenario, ScenarioError, load_scenario
-from engine.snapshot import (
-    Drift,
-    EditView,
-    History,
-    LayerView,
-    MomentView,
-    ProbeView,
-    RunView,
-    Snapshot,
-)
+from engine.scenario import MomentConfig, Scenario, load_scenario
+from engine.session_edits import CLEAN_KEY, SessionEdits
+from engine.snapshot import Drift, History, Snapshot
 from engine.timeline import Timeline
-from engine.twins import DIFFERENCE, Slot, build_runs, poison
+from engine.twins import Slot, build_runs, poison
+from engine.views import HISTORY_POINTS, take_snapshot
+
+__all__ = ["CLEAN_KEY", "Fork", "Session"]
 
 DIFF_GRID = 32
 """Cells per side of the grid on which twin boundaries are compared."""
 DISAGREEMENT_SAMPLES = 500
 """About how many times over training.epochs a twin's disagreement is sampled."""
-HISTORY_POINTS = 2000
-"""Most points of each history a snapshot carries (views draw at most a few hundred)."""
-CLEAN_KEY = "unedited"
-"""The key of the clean twin a session starts by hand."""
 
 Weights = list[tuple[Array, Array | None]]
 
@@ -114,7 +86,7 @@ class Fork:
     """The newest epoch there was before the fork."""
 
 
-class Session:
+class Session(SessionEdits):
     """A scenario's runs, trained together, with their past and the edits made by hand.
 
     Args:
@@ -438,226 +410,6 @@ class Session:
             self.revision += 1
             return self.last_fork
 
-    # -- edits ---------------------------------------------------------------------------
-
-    def _edit(self, edit: Edit) -> None:
-        """Apply an edit now, log it at this epoch and checkpoint the result."""
-        with self._lock:
-            self.fork()
-            self._apply(edit)
-            self.timeline.log(self.epoch, edit)
-            self._checkpoint()
-            self.revision += 1
-
-    def _apply(self, edit: Edit) -> None:
-        if isinstance(edit, AddPoint | FlipLabel | RemovePoint):
-            self._apply_data(edit)
-        elif isinstance(edit, SetTraining):
-            changes = dict(edit.changes)
-            for slot in self.slots:
-                who = slot.label if self.twins else ""
-                train = controls.changed_training(slot.run.train_config, changes, who)
-                slot.run.set_train_config(train)
-        elif isinstance(edit, SetWeight):
-            run = self.run_named(edit.run)
-            assert run is not None
-            layer = run.network.layers[edit.layer]
-            array = layer.bias if edit.row < 0 else layer.weight
-            assert array is not None
-            index = (edit.col,) if edit.row < 0 else (edit.row, edit.col)
-            kind = array.dtype.type
-            if edit.value is not None:
-                array[index] = kind(edit.value)
-            else:
-                array[index] = array[index] + kind(edit.delta)
-            if run.optimizer.master is not None:  # master weights follow an edit by hand
-                run.optimizer.master[...] = run.network.flat_params
-        elif isinstance(edit, CleanTwin):
-            base = self.baseline
-            twin = Run(self.original, self.scenario.model, base.train_config, base.weights())
-            saved = base.state()
-            twin.set_state(replace(saved, data=self.original, latest=None, last=None))
-            self.slots.append(Slot(CLEAN_KEY, "unedited data", twin))
-            self.slots[0].label = "edited data"
-            self._clean.add(CLEAN_KEY)
-            self._drifts[CLEAN_KEY] = _DriftState()
-
-    def _apply_data(self, edit: AddPoint | FlipLabel | RemovePoint) -> None:
-        if isinstance(edit, AddPoint):
-            self.data, self.marks = add_point(self.data, self.marks, edit)
-        elif isinstance(edit, FlipLabel):
-            self.data, self.marks = flip_label(self.data, self.marks, edit)
-        else:
-            self.data, self.marks = remove_point(self.data, self.marks, edit)
-            self.flipped = drop_index(self.flipped, edit.index)
-        poisoning = self.scenario.experiments.poison
-        for i, slot in enumerate(self.slots):
-            if slot.key in self._clean:
-                continue
-            slot.run.set_data(self.data)
-            if (
-                i == 1
-                and poisoning is not None
-                and (poisoning.at_epoch == 0 or self.epoch > poisoning.at_epoch)
-            ):
-                poison(slot.run, self.data, self.flipped)
-
-    def add_point(self, x: float, y: float, label: int) -> AddPoint:
-        """Add a training point of class ``label`` at (x, y); the model is kept."""
-        if not 0 <= label < self.data.n_classes:
-            raise ValueError(f"class {label} does not exist (0..{self.data.n_classes - 1})")
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise ValueError("a point needs finite coordinates")
-        edit = AddPoint(float(x), float(y), int(label))
-        self._edit(edit)
-        return edit
-
-    def flip_nearest(self, x: float, y: float) -> FlipLabel | None:
-        """Move the label of the training point nearest (x, y) to the next class."""
-        with self._lock:
-            index = nearest_point(self.data, x, y)
-            if index < 0:
-                return None
-            label = (int(self.data.y_train[index]) + 1) % self.data.n_classes
-            edit = FlipLabel(index, label)
-            self._edit(edit)
-            return edit
-
-    def remove_nearest(self, x: float, y: float) -> RemovePoint | None:
-        """Take out the training point nearest (x, y) (never the last of a class)."""
-        with self._lock:
-            index = nearest_point(self.data, x, y)
-            if index < 0:
-                return None
-            label = self.data.y_train[index]
-            if np.count_nonzero(self.data.y_train == label) <= 1:
-                raise ValueError(f"that is the last training point of class {label}")
-            edit = RemovePoint(index)
-            self._edit(edit)
-            return edit
-
-    def add_clean_twin(self) -> None:
-        """Train a twin beside the baseline: its weights now, on the unedited data.
-
-        Raises:
-            ValueError: If the session compares runs already (an experiment's twins).
-        """
-        with self._lock:
-            if self.twins:
-                names = " and ".join(slot.label for slot in self.slots)
-                raise ValueError(f"this session compares runs already ({names})")
-            self._edit(CleanTwin())
-
-    def edit_weight(
-        self,
-        run: int,
-        layer: int,
-        row: int,
-        col: int,
-        *,
-        delta: float | None = None,
-        value: float | None = None,
-    ) -> SetWeight:
-        """Nudge one weight (row -1: the bias) of one run by ``delta``, or set it to ``value``.
-
-        Raises:
-            ValueError: If there is no such parameter or the amount is not finite.
-        """
-        with self._lock:
-            if not 0 <= run < len(self.slots):
-                raise ValueError(f"no run {run}")
-            net = self.slots[run].run.network
-            if not 0 <= layer < len(net.layers):
-                raise ValueError(f"no layer {layer}")
-            target = net.layers[layer]
-            if not (-1 <= row < target.n_in and 0 <= col < target.n_out):
-                raise ValueError(f"no weight ({row}, {col}) in layer {layer}")
-            if row < 0 and target.bias is None:
-                raise ValueError("this layer has no bias")
-            amount = value if value is not None else delta
-            if amount is None or not np.isfinite(amount):
-                raise ValueError("expected a finite amount")
-            edit = SetWeight(self.slots[run].key, layer, row, col, delta, value)
-            self._edit(edit)
-            return edit
-
-    def set_training(self, **changes: Any) -> SetTraining:
-        """Change live training settings of every run; they apply at the next epoch.
-
-        Raises:
-            ScenarioError: If a run's settings would not validate (nothing changes then).
-        """
-        with self._lock:
-            for slot in self.slots:
-                controls.changed_training(slot.run.train_config, changes, slot.label)
-            edit = SetTraining(tuple(changes.items()))
-            self._edit(edit)
-            return edit
-
-    def reconfigure(self, changes: dict[str, dict[str, Any]]) -> None:
-        """Change what makes a run (network, loss, data, initialiser) and start again.
-
-        ``changes`` maps a section ('data', 'model', 'init', 'training') to new values. The
-        live training settings carry over. The new scenario and its data are validated as a
-        file would be; when they fail, nothing changes.
-
-        Raises:
-            ScenarioError: One line per problem.
-        """
-        with self._lock:
-            live = self.train_config().model_dump(include=set(controls.LIVE_KEYS))
-            changes = {**changes, "training": {**live, **changes.get("training", {})}}
-            scenario = controls.changed_scenario(self.scenario, changes)
-            data = load_data(scenario)
-            old = self.architecture()
-            self.scenario, self.original = scenario, data
-            if set(changes) - {"data", "training"}:
-                self._initial_weights = None
-            self._build()
-            if self._initial_weights is not None and self.architecture() != old:
-                self._initial_weights = None
-                self._build()
-
-    def train_config(self) -> TrainConfig:
-        """The baseline's training settings now (live changes included)."""
-        return self.baseline.train_config
-
-    def edits(self) -> list[tuple[int, str]]:
-        """(epoch, what) of every edit made by hand on the way to the head."""
-        return [(epoch, edit.describe()) for epoch, edit in self.timeline.edits]
-
-    def explain(
-        self,
-        point: tuple[float, float],
-        *,
-        run: int = 0,
-        label: int | None = None,
-        training_point: int | None = None,
-        focus: tuple[int, int] | None = None,
-    ) -> Explanation:
-        """One optimiser step of a run on one example, explained stage by stage.
-
-        Args:
-            point: The input (ignored when ``training_point`` is given).
-            run: Index of the run.
-            label: The target class; default the label of the nearest training point.
-            training_point: Explain this training point with its own label instead.
-            focus: (layer, neuron) always listed.
-        """
-        with self._lock:
-            data = self.slots[run].run.data
-            if training_point is not None:
-                x, y = data.x_train[training_point].tolist()
-                source = f"training point {training_point}"
-                label = int(data.y_train[training_point]) if label is None else label
-            else:
-                x, y = point
-                nearest = nearest_point(data, x, y)
-                source = "the probe point"
-                if label is None:
-                    label = int(data.y_train[nearest]) if nearest >= 0 else 0
-            return explain_step(self.slots[run].run, (x, y), label, source=source, focus=focus)
-
     # -- reading -------------------------------------------------------------------------
 
     def probe(self, x: float, y: float, run: int = 0) -> npt.NDArray[np.float64]:
@@ -698,95 +450,24 @@ class Session:
         experiments: bool = True,
         history_points: int = HISTORY_POINTS,
     ) -> Snapshot:
-        """A plain-data copy of the session now.
+        """A plain-data copy of the session now (see ``engine.views.take_snapshot``)."""
+        return take_snapshot(
+            self,
+            grid,
+            extent,
+            grid_runs=grid_runs,
+            experiments=experiments,
+            history_points=history_points,
+        )
 
-        Args:
-            grid: (width, height) cells over which to evaluate output and hidden activations,
-                or None for no grid.
-            extent: The rectangle the grid covers; defaults to the scenario's display range.
-            grid_runs: Indices of the runs to evaluate the grid for (those on screen);
-                default all.
-            experiments: Whether to measure the experiments (their views and metrics).
-            history_points: Most points of each history (a downsampled copy).
-        """
-        with self._lock, np.errstate(all="ignore"):
-            area = extent or self.extent
-            wanted = set(range(len(self.slots)) if grid_runs is None else grid_runs)
-            runs = tuple(
-                self._view(slot, grid if i in wanted else None, area, history_points)
-                for i, slot in enumerate(self.slots)
-            )
-            sc = self.scenario
-            views = measure.views(self) if experiments else ()
-            metrics = measure.base_metrics(self, runs[0])
-            for v in views:
-                metrics.update(v.metrics())
-            keys = self.keys()
-            view = sc.display.view
-            return Snapshot(
-                revision=self.revision,
-                scenario=sc.name,
-                title=sc.title or sc.name,
-                description=sc.description.strip(),
-                epoch=self.epoch,
-                target_epochs=sc.training.epochs,
-                seed=sc.training.seed,
-                learning_rate=self.baseline.train_config.learning_rate,
-                runs=runs,
-                drifts=tuple(self.drift(i, history_points) for i in range(len(self.twins))),
-                x_train=self.data.x_train,
-                y_train=self.data.y_train,
-                x_test=self.data.x_test,
-                y_test=self.data.y_test,
-                n_classes=self.data.n_classes,
-                flipped=self.flipped.copy(),
-                probes=tuple(ProbeView(p.name, p.point, self.probe(*p.point)) for p in sc.probes),
-                extent=self.extent,
-                view=view if view in keys or view == DIFFERENCE else "",
-                compare=self.compare_pair(),
-                experiments=views,
-                metrics=metrics,
-                moments=tuple(
-                    MomentView(epoch, m.describe(), m.caption) for epoch, m in self.moments
-                ),
-                blowup=self.blowup,
-                head=self.head,
-                edits=tuple(EditView(epoch, text) for epoch, text in self.edits()),
-                added=self.marks.added.copy(),
-                relabelled=self.marks.relabelled.copy(),
-                training=self.baseline.train_config.model_dump(),
-            )
-
-    def _view(self, slot: Slot, grid: tuple[int, int] | None, area: Extent, points: int) -> RunView:
-        run = slot.run
-        net = run.network
-        # One pass over the training inputs serves neuron status, outputs and the loss.
-        *hidden, outputs = net.predict_all(run.trainer.x)
-        figures = measure.run_figures(run, outputs)
-        norms = gradient_norms(net)
-        layers = []
-        for i, layer in enumerate(net.layers):
-            status: tuple[str, ...] = ("ok",) * layer.n_out
-            if i < len(hidden):
-                status = neuron_status(layer.activation.name, hidden[i])
-            layers.append(
-                LayerView(
-                    n_in=layer.n_in,
-                    n_out=layer.n_out,
-                    activation=layer.activation.name,
-                    weight=layer.weight.astype(np.float64),
-                    bias=None if layer.bias is None else layer.bias.astype(np.float64),
-                    status=status,
-                    grad_norm=norms[i],
-                    grad_weight=layer.grad_weight.astype(np.float64),
-                    grad_bias=None if layer.grad_bias is None else layer.grad_bias.astype(float),
-                )
-            )
-        trace = self._traces.get(slot.key)
-        history = History.empty()
-        if trace is not None:
+    def history(self, key: str, points: int | None = HISTORY_POINTS) -> History:
+        """A downsampled copy of the history of the run with this key."""
+        with self._lock:
+            trace = self._traces.get(key)
+            if trace is None:
+                return History.empty()
             v = trace.view(points)
-            history = History(
+            return History(
                 epochs=v.epochs,
                 train_loss=v.values["train_loss"],
                 test_loss=v.values["test_loss"],
@@ -794,25 +475,6 @@ class Session:
                 test_accuracy=v.values["test_accuracy"],
                 noop_share=v.values["noop_share"],
             )
-        latest = run.latest
-        return RunView(
-            key=slot.key,
-            label=slot.label,
-            dtype=str(net.dtype),
-            epoch=run.epoch,
-            train_loss=figures["train.loss"],
-            train_accuracy=figures["train.accuracy"],
-            test_loss=figures["test.loss"],
-            test_accuracy=figures["test.accuracy"],
-            noop_share=latest.noop_share if latest else 0.0,
-            underflow=run.last.underflow if run.last else None,
-            nonfinite=latest.nonfinite if latest else 0,
-            blowup=run.blowup,
-            layers=tuple(layers),
-            history=history,
-            train_outputs=outputs.astype(np.float64),
-            grid=evaluate_grid(net, area, *grid) if grid else None,
-        )
 
     # -- weights -------------------------------------------------------------------------
 
@@ -839,39 +501,3 @@ class Session:
             weights = io.load_weights(path, self.architecture())
             self._initial_weights = [(w, b) for w, b in weights]
             self._build()
-
-
-def scenario_weights(scenario: Scenario, data: Data) -> Weights:
-    """The weights a scenario's ``model.weights`` names, checked against its network.
-
-    Raises:
-        ScenarioError: One line naming the file and key when the file does not fit.
-    """
-    assert scenario.model.weights is not None
-    path = Path(scenario.model.weights)
-    if scenario.base_dir and not path.is_absolute():
-        path = Path(scenario.base_dir) / path
-    sc = scenario
-    net = build_network(sc.model, sc.training.loss, data.n_classes, sc.training.seed, "float64")
-    try:
-        return io.load_weights(path, net.architecture(), None)
-    except io.WeightFileError as exc:
-        raise ScenarioError([f"{sc.source or sc.name}: model.weights: {exc}"]) from None
-
-
-def neuron_status(activation: str, outputs: Array) -> tuple[str, ...]:
-    """'dead', 'saturated' or 'ok' for each hidden unit, from its outputs on the training set.
-
-    Args:
-        activation: The layer's activation name.
-        outputs: (n, units) activations on the training inputs.
-    """
-    a = outputs.astype(np.float64)
-    if activation == "relu":
-        dead = ~np.any(a > 0, axis=0)
-        return tuple("dead" if d else "ok" for d in dead)
-    if activation in ("sigmoid", "tanh"):
-        low, high = (0.02, 0.98) if activation == "sigmoid" else (-0.96, 0.96)
-        share = np.mean((a < low) | (a > high), axis=0)
-        return tuple("saturated" if s >= 0.9 else "ok" for s in share)
-    return ("ok",) * a.shape[1]

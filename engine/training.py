@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,15 +87,13 @@ class Trainer:
         self.epoch = 0
         self.track_underflow = network.dtype != np.float64
 
-    def state(self) -> dict[str, object]:
+    def state(self) -> dict[str, Any]:
         """The epoch count and the batch generator's state: what the next epoch draws from."""
         return {"epoch": self.epoch, "rng": self.batch_rng.bit_generator.state}
 
-    def set_state(self, state: dict[str, object]) -> None:
+    def set_state(self, state: dict[str, Any]) -> None:
         """Restore a ``state()``."""
-        epoch = state["epoch"]
-        assert isinstance(epoch, int)
-        self.epoch = epoch
+        self.epoch = int(state["epoch"])
         self.batch_rng.bit_generator.state = state["rng"]
 
     def batches(self) -> list[tuple[Array, Array]]:
