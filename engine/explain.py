@@ -53,7 +53,7 @@ class Explanation:
 
 
 def _n(value: float) -> str:
-    return f"{value:.5g}"
+    return f"{value + 0.0:.5g}"  # + 0.0 turns -0.0 into 0.0
 
 
 def _copy(network: Network) -> Network:

@@ -368,11 +368,15 @@ class Session(SessionEdits):
         self.moments, self._waiting = list(state.moments), list(state.waiting)
         self._drifts = dict(state.drifts)
 
-    def seek(self, epoch: int) -> int:
+    def seek(self, epoch: int, limit: int | None = None) -> int:
         """Show the runs as they were after ``epoch`` epochs (0..head); the future is kept.
 
         The newest checkpoint at or before the epoch is restored and training replays from
         it, applying the edits made on the way, so what is shown is exactly what was trained.
+
+        Args:
+            epoch: Where to go.
+            limit: Replay at most this many epochs now (call again to go on); None for all.
 
         Returns:
             The epoch now shown.
@@ -384,12 +388,14 @@ class Session(SessionEdits):
             point = self.timeline.at_or_before(target)
             if not point.epoch <= self.epoch <= target:
                 self._restore(point.state)
-            while self.epoch < target:
+            replayed = 0
+            while self.epoch < target and (limit is None or replayed < limit):
                 self._advance(record=False)
                 for edit in self.timeline.edits_at(self.epoch):
                     self._apply(edit)
+                replayed += 1
             self.revision += 1
-            return target
+            return self.epoch
 
     def fork(self) -> Fork | None:
         """From a past epoch: drop the epochs after it, so training and edits go on from here.

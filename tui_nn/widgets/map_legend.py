@@ -22,6 +22,8 @@ def item_style(item: LegendItem) -> Style:
         "train": POINT_RGB[0],
         "test": POINT_RGB[0],
         "flipped": POINT_RGB[0],
+        "added": POINT_RGB[1],
+        "activation": (255, 190, 40),
     }.get(item.key)
     return Style(color=f"rgb{rgb}", bold=True) if rgb else Style(bold=True)
 

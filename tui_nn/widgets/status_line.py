@@ -33,6 +33,8 @@ class TrainerState:
     """The probe's readout, already formatted."""
     run: int = 0
     """Index of the run whose figures are shown (the run on the map)."""
+    tool: str = ""
+    """What a click on the map does ('click adds class 1'), or ''."""
 
 
 def _num(value: float, spec: str) -> str:
@@ -71,12 +73,15 @@ class TitleBar(Widget):
         self.running = False
         self.epoch = 0
         self.target = 0
+        self.head = 0
+        """The newest epoch trained (more than ``epoch`` while looking back)."""
 
-    def set(self, *, title: str, running: bool, epoch: int, target: int) -> None:
+    def set(self, *, title: str, running: bool, epoch: int, target: int, head: int = -1) -> None:
         """Update what the bar says (redraws only on a change)."""
-        state = (clean(title), running, epoch, target)
-        if state != (self.title_text, self.running, self.epoch, self.target):
-            self.title_text, self.running, self.epoch, self.target = state
+        head = epoch if head < epoch else head
+        state = (clean(title), running, epoch, target, head)
+        if state != (self.title_text, self.running, self.epoch, self.target, self.head):
+            self.title_text, self.running, self.epoch, self.target, self.head = state
             self.refresh()
 
     @property
@@ -90,12 +95,16 @@ class TitleBar(Widget):
         right = Text()
         if self.running:
             right.append("▸ running", style("running"))
+        elif self.head > self.epoch:
+            right.append("◂ looking back", style("paused"))
         else:
             right.append("‖ paused", style("paused"))
         right.append("  ")
         right.append("epoch ", style("muted"))
         right.append(f"{self.epoch:,}", style("title"))
-        if self.target:
+        if self.head > self.epoch:
+            right.append(f" of {self.head:,}", style("muted"))
+        elif self.target:
             right.append(f"/{self.target:,}", style("muted"))
         right.append(" ")
         left = Text(" tui-nn ", style("app"))
@@ -182,6 +191,8 @@ class StatusLine(Widget):
             out.append((9, "", "ASCII"))
         if s.probe:
             out.append((2, "probe", s.probe))
+        if s.tool:
+            out.append((6, "", s.tool))
         return out
 
     def render(self) -> Text:
