@@ -105,6 +105,11 @@ TOOLS = {"add": "adds a point", "flip": "flips a label", "remove": "removes a po
 """What a click on the map does after d, f or x."""
 
 
+def epochs(first: int, last: int) -> str:
+    """'epoch 7' or 'epochs 7 to 9'."""
+    return f"epoch {first:,}" if first == last else f"epochs {first:,} to {last:,}"
+
+
 class LabScreen(SessionFiles):
     """The lab's state and actions; the main screen draws and trains."""
 
@@ -211,9 +216,10 @@ class LabScreen(SessionFiles):
         fork = self.session.last_fork
         if fork is not None:
             self.session.last_fork = None
+            dropped = epochs(fork.epoch + 1, fork.dropped_to)
             self.query_one(CaptionBar).say(
-                f"Epochs {fork.epoch + 1:,} to {fork.dropped_to:,} were dropped; training goes "
-                f"on from epoch {fork.epoch:,}.",
+                f"{dropped[0].upper()}{dropped[1:]} dropped; training goes on from epoch "
+                f"{fork.epoch:,}.",
                 "target",
                 "A new future:",
             )

@@ -24,7 +24,7 @@ from tui_nn.plane import legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
-from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen
+from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import clean
@@ -354,8 +354,8 @@ class MainScreen(LabScreen):
         caption = self.query_one(CaptionBar)
         if snapshot.in_past:
             caption.say(
-                f"[ ] step, {{ }} jump; n or Space trains on from here and drops epochs "
-                f"{snapshot.epoch + 1:,} to {snapshot.newest:,}.",
+                f"[ ] step, {{ }} jump; n or Space trains on from here and drops "
+                f"{epochs(snapshot.epoch + 1, snapshot.newest)}.",
                 "target",
                 f"Looking back: epoch {snapshot.epoch:,} of {snapshot.newest:,}.",
             )

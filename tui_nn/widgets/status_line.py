@@ -192,7 +192,7 @@ class StatusLine(Widget):
         if s.probe:
             out.append((2, "probe", s.probe))
         if s.tool:
-            out.append((6, "", s.tool))
+            out.append((1, "", s.tool))
         return out
 
     def render(self) -> Text:
