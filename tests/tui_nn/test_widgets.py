@@ -17,12 +17,13 @@ from engine.scenario import parse_scenario
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.plane import ASCII_CLASS_GLYPHS
+from tui_nn.screens.loss_chart import LossChart
 from tui_nn.story import histogram_text
 from tui_nn.widgets.architecture_view import ArchitectureView, architecture_text
 from tui_nn.widgets.boundary_map import BoundaryMap
 from tui_nn.widgets.curve_plot import CurvePlot, trace
 from tui_nn.widgets.experiment_panel import NO_EXPERIMENT, ExperimentPanel
-from tui_nn.widgets.loss_panel import LossChart, LossPanel, epoch_ticks, thin
+from tui_nn.widgets.loss_panel import LossPanel, epoch_ticks, thin
 from tui_nn.widgets.neuron_maps import NeuronMaps, plan
 from tui_nn.widgets.palette import ASCII_ACTIVATION_GLYPHS
 

@@ -25,7 +25,6 @@ from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
-from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import clean
 from tui_nn.training import SPEEDS, SpeedMeter, train_loop
@@ -321,8 +320,9 @@ class MainScreen(LabScreen):
             pane = panel.parent if panel is self.boundary else panel
             if wide or (pane is not None and pane.has_class("-active")):
                 panel.show(snapshot)
-        if isinstance(self.app.screen, LossChartScreen):
-            self.app.screen.show(snapshot)
+        chart = getattr(self.app.screen, "show_snapshot", None)
+        if chart is not None:  # the loss chart, open over the trainer
+            chart(snapshot)
         self._draw_map_frame(snapshot)
         self.probe_output = session.probe(*self.boundary.probe)
         self.query_one(TitleBar).set(
@@ -585,6 +585,8 @@ class MainScreen(LabScreen):
 
     def action_chart(self) -> None:
         """c: the loss chart with axes."""
+        from tui_nn.screens.loss_chart import LossChartScreen  # plotext: loaded on first use
+
         screen = LossChartScreen(glyphs=self.glyphs)
         self.app.push_screen(screen)
         if self.snapshot is not None:
