@@ -107,10 +107,14 @@ class Timeline(Generic[S, E]):
 
     def edits_at(self, epoch: int) -> Iterator[E]:
         """The edits made at ``epoch``, in order."""
-        return (edit for at, edit in self.edits if at == epoch)
+        if not self.edits or epoch > self.edits[-1][0]:
+            return iter(())
+        i = bisect.bisect_left(self.edits, epoch, key=lambda pair: pair[0])
+        return (edit for at, edit in self.edits[i:] if at == epoch)
 
     def log(self, epoch: int, edit: E) -> None:
-        """Record an edit made after ``epoch`` epochs."""
+        """Record an edit made after ``epoch`` epochs (edits come in epoch order)."""
+        assert not self.edits or self.edits[-1][0] <= epoch
         self.edits.append((epoch, edit))
 
     def truncate(self, epoch: int) -> None:

@@ -61,7 +61,7 @@ LAB_BINDINGS = [
             id="time.back_far", tooltip="Back a tenth of the history"),
     Binding("right_curly_bracket", "time(10)", "Forward 1/10", key_display="}", show=False,
             id="time.forward_far", tooltip="Forward a tenth of the history"),
-    Binding("e", "explain", "Explain", id="lab.explain",
+    Binding("e", "explain", "Explain", show=False, id="lab.explain",
             tooltip="Explained step: one update on the probe point, stage by stage"),
     Binding("S", "save_scenario", "Save scenario", show=False, id="lab.save_scenario",
             tooltip="Save the live state as NAME-epochE.toml here (with weights and data)"),
@@ -284,7 +284,7 @@ class LabScreen(SessionFiles):
         hint = "K trains a clean twin beside it" if not session.twins else "t compares the runs"
         self.tell(
             f"{edit.describe().capitalize()}. A click on the map now {TOOLS[tool]}; {hint}; "
-            "[ steps back in time."
+            "[ steps back in time; e explains one step."
         )
         self.fork_note()
         self.redraw()

@@ -354,8 +354,8 @@ class MainScreen(LabScreen):
         caption = self.query_one(CaptionBar)
         if snapshot.in_past:
             caption.say(
-                f"[ ] step, {{ }} jump; n or Space trains on from here and drops "
-                f"{epochs(snapshot.epoch + 1, snapshot.newest)}.",
+                f"[ ] step, {{ }} jump, e explains a step; n or Space trains on from here "
+                f"and drops {epochs(snapshot.epoch + 1, snapshot.newest)}.",
                 "target",
                 f"Looking back: epoch {snapshot.epoch:,} of {snapshot.newest:,}.",
             )

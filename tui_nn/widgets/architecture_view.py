@@ -131,9 +131,11 @@ def _columns_block(
         for j, (glyph, style) in enumerate(cells):
             target: Selection = (index, j, what)
             start = len(text)
-            text.append(glyph.rjust(cell), _mark(style, target == selected))
-            if gap:
-                text.append(" " * gap)
+            if target == selected:
+                text.append(glyph.rjust(cell), _mark(style, True))
+                text.append(" " * gap, style)
+            else:  # one span with its gap: renderers may drop a span's leading blanks
+                text.append(glyph.rjust(cell) + " " * gap, style)
             hits.append((first_line + len(lines), start, start + cell, target))
         return text
 
