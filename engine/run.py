@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -89,9 +89,8 @@ MEASURES = (
 """What a run measures every epoch, in the order of a ``Measurement``."""
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """One epoch's measurements.
+class Measurement(NamedTuple):
+    """One epoch's measurements, in the order of ``MEASURES``.
 
     Training loss and accuracy come from the epoch's own forward pass, made before its update
     (for mini-batches: the batch-weighted loss, and the accuracy after the epoch); test loss and
@@ -105,10 +104,6 @@ class Measurement:
     noop_share: float
     underflow: int
     nonfinite: int
-
-    def row(self) -> tuple[float, ...]:
-        """The values in the order of ``MEASURES``."""
-        return tuple(float(getattr(self, name)) for name in MEASURES)
 
 
 @dataclass(frozen=True)

@@ -266,7 +266,7 @@ class Session(SessionEdits):
                 if trace is None:
                     trace = self._traces[slot.key] = Trace(MEASURES)
                 assert slot.run.latest is not None
-                trace.append(epoch, slot.run.latest.row())
+                trace.append(epoch, slot.run.latest)
         if self.twins:
             self._record_drift(record)
         if self._waiting:

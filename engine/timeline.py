@@ -52,6 +52,7 @@ class Timeline(Generic[S, E]):
         """(epoch, edit) in the order they were made; an edit at epoch e applies after it."""
         self.stride = RECENT_EVERY
         """Older checkpoints are kept at multiples of this."""
+        self._largest = 0
 
     def __len__(self) -> int:
         return len(self._epochs)
@@ -69,8 +70,7 @@ class Timeline(Generic[S, E]):
         """How many checkpoints the budget allows at their present size."""
         if not self._points:
             return MAX_CHECKPOINTS
-        largest = max(p.nbytes for p in self._points.values())
-        return max(MIN_CHECKPOINTS, min(MAX_CHECKPOINTS, self.budget // max(1, largest)))
+        return max(MIN_CHECKPOINTS, min(MAX_CHECKPOINTS, self.budget // max(1, self._largest)))
 
     def due(self, epoch: int) -> bool:
         """Whether the schedule takes a checkpoint at this epoch."""
@@ -81,21 +81,26 @@ class Timeline(Generic[S, E]):
         if epoch not in self._points:
             bisect.insort(self._epochs, epoch)
         self._points[epoch] = Checkpoint(epoch, state, nbytes)
+        self._largest = max(self._largest, nbytes)
         self._thin()
 
     def _thin(self) -> None:
         limit = self.limit()
+        if len(self._epochs) <= limit:
+            return
+        # Thin to three quarters of the limit, so the work is done once in many puts.
+        target = max(MIN_CHECKPOINTS, limit - limit // 4)
         recent = max(2, limit // 2)
-        while len(self._epochs) > limit:
+        while len(self._epochs) > target:
             older = self._epochs[:-recent]
-            drop = [e for e in older if e and e % self.stride]
-            if not drop:
-                self.stride *= 2
-                continue
-            for e in drop:
-                del self._points[e]
-            self._epochs = [e for e in self._epochs if e in self._points]
-            if len(self._epochs) > limit:
+            drop = {e for e in older if e and e % self.stride}
+            if drop:
+                for e in drop:
+                    del self._points[e]
+                self._epochs = [e for e in self._epochs if e not in drop]
+            if len(self._epochs) > target:
+                if len(older) <= 1:
+                    break  # only epoch 0 is older: the recent ones are all that is left
                 self.stride *= 2
 
     def at_or_before(self, epoch: int) -> Checkpoint[S]:
@@ -128,3 +133,4 @@ class Timeline(Generic[S, E]):
         """Forget everything (a reset)."""
         self._epochs, self._points, self.edits = [], {}, []
         self.stride = RECENT_EVERY
+        self._largest = 0
