@@ -208,6 +208,9 @@ def change(session: Session, name: str, step: int = 1, layer: int = -1) -> Chang
     if name in LIVE:
         if name == "learning_rate":
             rate = step_ladder(LEARNING_RATES, train.learning_rate, step, wrap=False)
+            if rate == train.learning_rate:
+                end = "top" if step > 0 else "bottom"
+                raise ValueError(f"the learning rate {rate:g} is at the {end} of the ladder")
             session.set_training(learning_rate=rate)
             return Change(f"learning rate {rate:g}", False)
         if name == "optimizer":

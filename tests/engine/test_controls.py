@@ -104,3 +104,12 @@ def test_output_skips_what_the_data_cannot_use() -> None:
     with pytest.raises(ScenarioError, match="3 classes"):
         change(s, "output")  # softmax is the only output three classes allow
     assert s.scenario.model.output == "softmax"
+
+
+def test_the_end_of_the_ladder_changes_nothing() -> None:
+    s = session()
+    s.set_training(learning_rate=10.0)
+    edits = len(s.edits())
+    with pytest.raises(ValueError, match="top of the ladder"):
+        change(s, "learning_rate", 1)
+    assert len(s.edits()) == edits

@@ -182,11 +182,14 @@ class LabScreen(SessionFiles):
     def tell(self, text: str, *, error: bool = False) -> None:
         """Say what a key did (a toast), or why it could not (an error toast)."""
         self.last_change = text
+        # The toast comes a frame after the change itself, so the change shows at once.
         if error:
-            lines = text.split("\n")
-            self.notify("\n".join(lines[:3]), title="Not changed", severity="error", timeout=6)
+            lines = "\n".join(text.split("\n")[:3])
+            self.call_after_refresh(
+                self.notify, lines, title="Not changed", severity="error", timeout=6
+            )
         else:
-            self.notify(text, timeout=3)
+            self.call_after_refresh(self.notify, text, timeout=3)
 
     # -- time travel -------------------------------------------------------------------
 
@@ -233,6 +236,9 @@ class LabScreen(SessionFiles):
                 change = controls.change(self.session, name, step)
             except ScenarioError as exc:
                 self.tell("\n".join(exc.errors), error=True)
+                return
+            except ValueError as exc:
+                self.tell(str(exc).capitalize(), error=True)
                 return
             self.tell(f"{change.text} from epoch {self.session.epoch + 1:,} on")
             self.redraw()
