@@ -60,7 +60,7 @@ def scenario_dict(session: Session, stem: str, *, data_file: str | None) -> dict
     ]
     if session.twins:
         notes.append("Twins start from these weights as a scenario's twins do.")
-    edits = session.edits()
+    edits = [(e, text) for e, text in session.edits() if e <= epoch]
     if edits:
         shown = "; ".join(f"epoch {e}: {text}" for e, text in edits[:20])
         more = f" (and {len(edits) - 20} more)" if len(edits) > 20 else ""

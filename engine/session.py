@@ -397,6 +397,15 @@ class Session(SessionEdits):
             self.revision += 1
             return self.epoch
 
+    def replay_cost(self, epoch: int) -> int:
+        """How many epochs ``seek(epoch)`` would replay."""
+        with self._lock:
+            target = min(max(epoch, 0), self.head)
+            start = self.timeline.at_or_before(target).epoch
+            if start <= self.epoch <= target:
+                start = self.epoch
+            return target - start
+
     def fork(self) -> Fork | None:
         """From a past epoch: drop the epochs after it, so training and edits go on from here.
 

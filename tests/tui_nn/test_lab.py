@@ -316,3 +316,16 @@ def test_saving_needs_no_app(tmp_path: Path) -> None:
     session.step(5)
     saved = save_scenario(session, tmp_path)
     assert saved.scenario.exists() and saved.data is None
+
+
+async def test_a_click_in_the_network_panel_selects_what_is_under_it() -> None:
+    app = lab()
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        view = main(app).query_one(ArchitectureView)
+        line, first, _, target = next(h for h in view.hits if h[3] == (0, 2, 1))
+        region, content = view.region, view.content_region
+        offset = (content.x - region.x + first, content.y - region.y + line)
+        await pilot.click(ArchitectureView, offset=offset)
+        assert view.selected == target == (0, 2, 1)
+        assert "weight x2→L1.3" in view.selection_text

@@ -28,6 +28,8 @@ from tui_nn.widgets.caption_bar import CaptionBar
 
 REPLAY_CHUNK = 64
 """Epochs replayed per hold of the session's lock while jumping through the past."""
+INLINE_REPLAY = 32
+"""A jump that replays at most this many epochs is done at once, not in the worker."""
 BLOCK_CHUNK = 10
 """Epochs per hold of the lock while training a block."""
 
@@ -196,14 +198,20 @@ class LabScreen(SessionFiles):
     async def action_time(self, step: int) -> None:
         """[ ] { }: move through the history, one epoch or a tenth of it."""
         session = self.session
+        seeking = any(w.group == "job" and w.is_running for w in self.workers)
         await self.stop_training()
         head = session.head
-        base = session.epoch if self.seek_target is None else self.seek_target
+        base = self.seek_target if seeking and self.seek_target is not None else session.epoch
         amount = step if abs(step) == 1 else (step // 10) * max(1, head // 10)
         target = min(max(base + amount, 0), head)
         if target == base:
             edge = "the newest epoch: n or Space trains on" if step > 0 else "epoch 0"
             self.tell(f"Already at {edge}.")
+            return
+        if session.replay_cost(target) <= INLINE_REPLAY:  # a step or two: no need to wait
+            session.seek(target)
+            self.seek_target = None
+            self.explain_pause()
             return
         self.seek_target = target
 

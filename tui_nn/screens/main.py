@@ -214,6 +214,9 @@ class MainScreen(LabScreen):
         for name in order:
             panes.move_child(self.query_one(f"#{name}"), after=panes.children[-1])
         self.boundary.set_base_extent(session.extent)
+        self.tool, self.seek_target = "", None
+        self.query_one(ArchitectureView).select(None)
+        self.show_selection()
         self.epochs_per_frame = session.scenario.display.speed
         self.blowup_message = ""
         self.probe_index = -1

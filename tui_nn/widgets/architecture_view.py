@@ -335,8 +335,9 @@ class ArchitectureView(Panel, VerticalScroll):
 
     def on_click(self, event: Click) -> None:
         """Pick the neuron or weight under the mouse."""
-        line = event.y + round(self.scroll_y)
-        col = event.x + round(self.scroll_x)
+        content = self.content_region  # the click may come from the text inside: use the screen
+        line = event.screen_y - content.y + round(self.scroll_y)
+        col = event.screen_x - content.x + round(self.scroll_x)
         for row, first, last, target in self.hits:
             if row == line and first <= col < last:
                 self.post_message(SelectionClicked(target))
