@@ -369,11 +369,17 @@ class MainScreen(LabScreen):
         """The map pane's title (what it shows), subtitle (the headline) and legend."""
         pane = self.query_one("#boundary")
         view = self.boundary.view
-        pane.border_title = clean(f"Map: {view.title(snapshot)}")
+        title = view.title(snapshot)
+        neuron = None
+        if self.boundary.neuron is not None:
+            layer, unit = self.boundary.neuron
+            neuron = f"L{layer + 1}.{unit + 1}"
+            title = f"neuron {neuron} of {snapshot.runs[view.runs[0]].label}"
+        pane.border_title = clean(f"Map: {title}")
         pane.border_subtitle = (
             clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
         )
-        items = legend(snapshot, self.boundary.raster, difference=view.difference)
+        items = legend(snapshot, self.boundary.raster, difference=view.difference, neuron=neuron)
         self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
