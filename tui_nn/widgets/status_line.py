@@ -103,7 +103,8 @@ class TitleBar(Widget):
         right.append("epoch ", style("muted"))
         right.append(f"{self.epoch:,}", style("title"))
         if self.head > self.epoch:
-            right.append(f" of {self.head:,}", style("muted"))
+            right.append(" ")
+            right.append(f"of {self.head:,}", style("muted"))
         elif self.target:
             right.append(f"/{self.target:,}", style("muted"))
         right.append(" ")
