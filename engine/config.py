@@ -110,12 +110,16 @@ class ModelConfig(Section):
     output: OutputActivation = Field("sigmoid", description="Activation of the output layer.")
     bias: bool = Field(True, description="Whether layers have biases.")
     init: InitConfig = Field(default_factory=InitConfig)
-    weights: str | None = Field(
-        None,
-        max_length=400,
-        description="Start from these weights (safetensors, relative to the scenario file) "
-        "instead of drawing them.",
+
+
+class DPConfig(Section):
+    """DP-SGD: each example's gradient clipped to norm ``clip``, then Gaussian noise added."""
+
+    clip: float = Field(1.0, gt=0, le=1e6, description="Largest norm of one example's gradient.")
+    noise_multiplier: float = Field(
+        1.0, ge=0, le=1000, description="Noise standard deviation as a multiple of `clip`."
     )
+    delta: float = Field(1e-5, gt=0, lt=1, description="The delta the epsilon is stated at.")
 
 
 class TrainConfig(Section):
@@ -139,6 +143,7 @@ class TrainConfig(Section):
         False, description="Keep float32 master weights for a float16 run."
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of initial weights and batches.")
+    dp: DPConfig | None = Field(None, description="Train with DP-SGD (absent: plain updates).")
 
     @model_validator(mode="after")
     def _master_weights_need_low_precision(self) -> TrainConfig:

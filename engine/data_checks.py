@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import io
+from engine.attacks import backdoor
 from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK
 from engine.datasets import DataError
-from engine.network import build_network, output_units
-from engine.run import Array, Data, build_data
+from engine.network import output_units
+from engine.run import Data, build_data
 from engine.scenario import Scenario, ScenarioError
 from engine.twins import DIFFERENCE, run_keys
 
@@ -35,6 +35,8 @@ def load_data(scenario: Scenario) -> Data:
     problems = check_against_data(scenario, data)
     if problems:
         raise ScenarioError([f"{src}: {line}" for line in problems])
+    if scenario.experiments.backdoor is not None:
+        data = backdoor.stamp(data, scenario.experiments.backdoor)
     return data
 
 
@@ -56,9 +58,11 @@ def check_against_data(scenario: Scenario, data: Data) -> list[str]:
             f"model.output: {sc.model.output} separates two classes "
             f"(got {k} classes in the data, expected output = 'softmax')"
         )
-    widths = [2, *sc.model.hidden, output_units(sc.model, k)]
+    inputs = 3 if sc.experiments.backdoor is not None else data.x_train.shape[1]
+    widths = [inputs, *sc.model.hidden, output_units(sc.model, k)]
     problems += _butterfly_problems(sc, widths)
     problems += _poison_problems(sc, data)
+    problems += _attack_problems(sc, data)
     problems += _display_problems(sc)
     params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
     runs = len(run_keys(sc))
@@ -119,6 +123,34 @@ def _poison_problems(sc: Scenario, data: Data) -> list[str]:
     return problems
 
 
+def _attack_problems(sc: Scenario, data: Data) -> list[str]:
+    ex = sc.experiments
+    n = len(data.y_train)
+    problems = []
+    if ex.leakage is not None and ex.leakage.example >= n:
+        problems.append(
+            f"experiments.leakage.example: not a training point (got {ex.leakage.example}, "
+            f"expected 0..{n - 1})"
+        )
+    if ex.leakage is not None and ex.leakage.batch > n:
+        problems.append(
+            f"experiments.leakage.batch: more than the training points (got {ex.leakage.batch}, "
+            f"expected at most {n})"
+        )
+    b = ex.backdoor
+    if b is not None and not np.any(data.y_train != b.target_class):
+        problems.append(
+            f"experiments.backdoor.target_class: every training point already has it (got "
+            f"{b.target_class}, expected a class some points do not have)"
+        )
+    if b is not None and b.target_class >= data.n_classes:
+        problems.append(
+            f"experiments.backdoor.target_class: no such class (got {b.target_class}, "
+            f"expected 0..{data.n_classes - 1})"
+        )
+    return problems
+
+
 def _display_problems(sc: Scenario) -> list[str]:
     keys = run_keys(sc)
     allowed = ", ".join(repr(k) for k in keys)
@@ -137,21 +169,3 @@ def _display_problems(sc: Scenario) -> list[str]:
         if key not in keys:
             problems.append(f"display.compare: no such run (got {key!r}, expected {allowed})")
     return problems
-
-
-def scenario_weights(scenario: Scenario, data: Data) -> list[tuple[Array, Array | None]]:
-    """The weights a scenario's ``model.weights`` names, checked against its network.
-
-    Raises:
-        ScenarioError: One line naming the file and key when the file does not fit.
-    """
-    assert scenario.model.weights is not None
-    path = Path(scenario.model.weights)
-    if scenario.base_dir and not path.is_absolute():
-        path = Path(scenario.base_dir) / path
-    sc = scenario
-    net = build_network(sc.model, sc.training.loss, data.n_classes, sc.training.seed, "float64")
-    try:
-        return io.load_weights(path, net.architecture(), None)
-    except io.WeightFileError as exc:
-        raise ScenarioError([f"{sc.source or sc.name}: model.weights: {exc}"]) from None

@@ -17,7 +17,7 @@ import tomli_w
 
 from engine import controls
 from engine.io import write_atomic
-from engine.scenario import Scenario, parse_scenario
+from engine.scenario import parse_scenario
 
 if TYPE_CHECKING:
     from engine.session import Session
@@ -44,14 +44,17 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def scenario_dict(session: Session, stem: str, *, data_file: str | None) -> dict[str, Any]:
+def scenario_dict(
+    session: Session, stem: str, *, data_file: str | None, weights_sha256: str
+) -> dict[str, Any]:
     """The session now as a scenario's plain data (what the TOML file holds)."""
     sc = session.scenario
     epoch = session.epoch
     raw = sc.model_dump()
     live = session.train_config().model_dump(include=set(controls.LIVE_KEYS))
     raw["training"].update(live)
-    raw["model"]["weights"] = f"{stem}.safetensors"
+    raw["weights"] = f"{stem}.safetensors"
+    raw["weights_sha256"] = weights_sha256
     raw["name"] = stem[:60]
     raw["title"] = f"{sc.title or sc.name} (saved at epoch {epoch:,})"[:120]
     notes = [
@@ -102,23 +105,25 @@ def data_csv(session: Session) -> str:
 def save_scenario(session: Session, folder: str | Path = ".") -> Saved:
     """Write the session now as ``NAME-epochE.toml`` (and its weights and data) in ``folder``.
 
-    The scenario is validated before anything is written.
+    The weights are written first (the scenario pins their sha256); the scenario is
+    validated before it or its data is written.
 
     Raises:
-        ScenarioError: If the result would not validate (a bug: nothing is written then).
+        ScenarioError: If the result would not validate (a bug: the scenario is not written).
         OSError: If a file cannot be written.
     """
     folder = Path(folder)
     with session.lock:
         stem = f"{session.scenario.name}-epoch{session.epoch}"
         needs_data = session.edited or session.scenario.data.kind == "csv"
+        if needs_data and session.data.x_train.shape[1] != 2:
+            raise ValueError("points with a third input (a trigger) cannot be saved as x1,x2,label")
         csv_name = f"{stem}.csv" if needs_data else None
-        raw = scenario_dict(session, stem, data_file=csv_name)
-        text = tomli_w.dumps(raw)
-        checked: Scenario = parse_scenario(text, str(folder / f"{stem}.toml"), folder)
-        del checked
         weights = folder / f"{stem}.safetensors"
-        session.save_weights(weights)
+        sha = session.save_weights(weights)
+        raw = scenario_dict(session, stem, data_file=csv_name, weights_sha256=sha)
+        text = tomli_w.dumps(raw)
+        parse_scenario(text, str(folder / f"{stem}.toml"), folder)
         data_path = None
         if csv_name is not None:
             data_path = folder / csv_name

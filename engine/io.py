@@ -213,28 +213,12 @@ def write_atomic(path: PathLike, data: bytes) -> None:
             os.close(dir_fd)
 
 
-def load_weights(
-    path: PathLike, architecture: Sequence[Mapping[str, object]], dtype: str | None = None
-) -> list[LayerParams]:
-    """Load layer weights from a safetensors file, refusing anything unexpected.
-
-    Args:
-        path: The weight file to read.
-        architecture: The expected layers, as passed to :func:`save_weights`.
-        dtype: If given, every tensor must have this dtype; otherwise all tensors must share one
-            of float16, float32 or float64. Non-finite values are allowed.
-
-    Returns:
-        One ``(weight, bias)`` pair per layer (``bias`` is ``None`` for layers without one), as
-        writable C-contiguous arrays.
+def read_weight_file(path: PathLike) -> bytes:
+    """A weight file's bytes, refusing anything but a regular file within the size limit.
 
     Raises:
-        WeightFileError: If the file is missing, too large, not a safetensors weight file, or
-            its metadata, tensor names, shapes or dtypes differ from what is expected.
+        WeightFileError: If the file is missing, not a regular file or too large.
     """
-    arch = _normalize_architecture(path, architecture)
-    if dtype is not None and dtype not in FLOAT_DTYPES:
-        raise WeightFileError(path, f"requested dtype {dtype!r} is not one of {FLOAT_DTYPES}")
     limit = MAX_WEIGHT_FILE_BYTES
     try:
         st = os.stat(path)
@@ -248,6 +232,39 @@ def load_weights(
         raise WeightFileError(path, f"cannot read ({exc.strerror or exc})") from None
     if len(data) > limit:
         raise WeightFileError(path, f"file grew past the {limit}-byte limit while reading")
+    return data
+
+
+def load_weights(
+    path: PathLike,
+    architecture: Sequence[Mapping[str, object]],
+    dtype: str | None = None,
+    *,
+    data: bytes | None = None,
+) -> list[LayerParams]:
+    """Load layer weights from a safetensors file, refusing anything unexpected.
+
+    Args:
+        path: The weight file to read.
+        architecture: The expected layers, as passed to :func:`save_weights`.
+        dtype: If given, every tensor must have this dtype; otherwise all tensors must share one
+            of float16, float32 or float64. Non-finite values are allowed.
+        data: The file's bytes, already read (and hashed) by the caller; ``path`` then only
+            names the file in errors.
+
+    Returns:
+        One ``(weight, bias)`` pair per layer (``bias`` is ``None`` for layers without one), as
+        writable C-contiguous arrays.
+
+    Raises:
+        WeightFileError: If the file is missing, too large, not a safetensors weight file, or
+            its metadata, tensor names, shapes or dtypes differ from what is expected.
+    """
+    arch = _normalize_architecture(path, architecture)
+    if dtype is not None and dtype not in FLOAT_DTYPES:
+        raise WeightFileError(path, f"requested dtype {dtype!r} is not one of {FLOAT_DTYPES}")
+    if data is None:
+        data = read_weight_file(path)
     try:
         loaded = safetensors.numpy.load(data)
         # safetensors has validated the header; json only extracts its metadata.

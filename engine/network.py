@@ -132,7 +132,12 @@ def output_units(config: ModelConfig, n_classes: int) -> int:
 
 
 def build_network(
-    config: ModelConfig, loss_name: str, n_classes: int, seed: int, dtype: str = "float64"
+    config: ModelConfig,
+    loss_name: str,
+    n_classes: int,
+    seed: int,
+    dtype: str = "float64",
+    n_inputs: int = 2,
 ) -> Network:
     """Draw a network's initial weights from ``seed`` and cast them once to ``dtype``.
 
@@ -142,11 +147,13 @@ def build_network(
         n_classes: Classes in the data (sets the softmax width).
         seed: Seed of the initial weights.
         dtype: float64, float32 or float16.
+        n_inputs: Input features: the plane's two, plus any extra feature (a backdoor's
+            trigger).
 
     Returns:
         The network, every array in ``dtype``.
     """
-    widths = [2, *config.hidden, output_units(config, n_classes)]
+    widths = [n_inputs, *config.hidden, output_units(config, n_classes)]
     rng = random_source(config.init, seed)
     hidden = (
         LeakyReLU(config.leaky_slope)

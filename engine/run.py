@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -12,6 +13,7 @@ import numpy.typing as npt
 
 from engine import datasets
 from engine.config import DataConfig, ModelConfig, TrainConfig
+from engine.dp import DPSGD, epsilon
 from engine.metrics import accuracy
 from engine.network import Network, build_network
 from engine.optim import Optimizer
@@ -121,6 +123,10 @@ class RunState:
     latest: Measurement | None
     noop_total: float
     blowup: str | None
+    underflow_total: int = 0
+    random: tuple[Mapping[str, Any], ...] = ()
+    """The states of the run's other random sources (DP noise, adversarial starts)."""
+    dp_counts: tuple[int, int] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -146,7 +152,7 @@ class Run:
         self.model_config = model
         self.train_config = train
         self.network: Network = build_network(
-            model, train.loss, data.n_classes, train.seed, train.dtype
+            model, train.loss, data.n_classes, train.seed, train.dtype, data.x_train.shape[1]
         )
         if initial_weights is not None:
             self.network.set_weights(initial_weights)
@@ -159,12 +165,23 @@ class Run:
             train.batch_size,
             np.random.default_rng([train.seed, 1]),
         )
+        self.random_sources: list[np.random.Generator] = []
+        """Generators besides the batch order that training draws from (saved with the state,
+        so a replay draws the same numbers)."""
+        self.dp: DPSGD | None = None
+        """The DP-SGD gradient hook, when the run trains with ``training.dp``."""
+        if train.dp is not None:
+            self.dp = DPSGD(train.dp, np.random.default_rng([train.seed, 2]))
+            self.trainer.gradient_hook = self.dp
+            self.random_sources.append(self.dp.rng)
         self.x_test = data.x_test.astype(self.network.dtype)
         self.test_targets = encode_targets(data.y_test, self.network)
         self.latest: Measurement | None = None
         """The measurements of the epoch just trained (None at epoch 0)."""
         self.noop_total = 0.0
         """Sum of every epoch's no-op share (for the mean over the whole run)."""
+        self.underflow_total = 0
+        """Gradient entries that underflowed, summed over every epoch."""
         self.last: EpochStats | None = None
         self.blowup: str | None = None
         """Where training first produced NaN or inf, with the epoch; None while all is finite."""
@@ -205,6 +222,7 @@ class Run:
             nonfinite=stats.nonfinite,
         )
         self.noop_total += noop
+        self.underflow_total += stats.underflow or 0
         if stats.blowup and self.blowup is None:
             self.blowup = f"{stats.blowup} at epoch {stats.epoch}"
         self.last = stats
@@ -230,6 +248,9 @@ class Run:
             latest=self.latest,
             noop_total=self.noop_total,
             blowup=self.blowup,
+            underflow_total=self.underflow_total,
+            random=tuple(rng.bit_generator.state for rng in self.random_sources),
+            dp_counts=None if self.dp is None else (self.dp.clipped, self.dp.examples),
         )
 
     def set_state(self, state: RunState) -> None:
@@ -243,6 +264,11 @@ class Run:
         self.trainer.set_state(state.trainer)
         self.last, self.latest = state.last, state.latest
         self.noop_total, self.blowup = state.noop_total, state.blowup
+        self.underflow_total = state.underflow_total
+        for rng, saved in zip(self.random_sources, state.random, strict=False):
+            rng.bit_generator.state = saved
+        if self.dp is not None and state.dp_counts is not None:
+            self.dp.clipped, self.dp.examples = state.dp_counts
 
     def set_train_config(self, train: TrainConfig) -> None:
         """Train on with another learning rate, optimiser, penalty or batch size.
@@ -277,6 +303,28 @@ class Run:
     def set_train_labels(self, y: Labels) -> None:
         """Train from now on with different labels for the same points (label poisoning)."""
         self.set_data(Data(self.data.x_train, y, self.data.x_test, self.data.y_test))
+
+    def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
+        """Train from now on on other points (a clean set to fine-tune on)."""
+        self.data = Data(x, y, self.data.x_test, self.data.y_test)
+        self.trainer.x = x.astype(self.network.dtype)
+        self.trainer.targets = encode_targets(y, self.network)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Updates per epoch: one per batch."""
+        size = self.trainer.batch_size
+        n = len(self.trainer.x)
+        return 1 if size is None else -(-n // size)
+
+    def privacy_epsilon(self) -> float:
+        """epsilon spent so far at ``training.dp.delta`` (NaN for a run without DP-SGD)."""
+        dp = self.train_config.dp
+        if dp is None:
+            return float("nan")
+        n = len(self.trainer.x)
+        rate = 1.0 if self.trainer.batch_size is None else self.trainer.batch_size / n
+        return epsilon(dp.noise_multiplier, rate, self.epoch * self.steps_per_epoch, dp.delta)
 
     def weights(self) -> list[tuple[Array, Array | None]]:
         """Copies of (weight, bias) per layer."""

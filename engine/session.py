@@ -15,18 +15,22 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from engine import io
-from engine.data_checks import load_data, scenario_weights
+from engine.attacks import backdoor, weight_files
+from engine.data_checks import load_data
 from engine.edits import Edit, Marks
+from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED
-from engine.history import Trace
-from engine.metrics import Extent, grid_points, predicted_classes
+from engine.history import Trace, TraceView
+from engine.metrics import Extent, grid_points, plane_inputs, predicted_classes
+from engine.network import build_network
 from engine.run import MEASURES, Array, Data, Run, RunState
-from engine.scenario import MomentConfig, Scenario, load_scenario
+from engine.scenario import MomentConfig, Scenario, ScenarioError, load_scenario
 from engine.session_edits import CLEAN_KEY, SessionEdits
 from engine.snapshot import Drift, History, Snapshot
 from engine.timeline import Timeline
@@ -92,7 +96,7 @@ class Session(SessionEdits):
     Args:
         scenario: The validated scenario.
         initial_weights: Start the baseline (and the twins derived from it) from these
-            weights instead of the scenario's seeded initialisation (or its model.weights).
+            weights instead of the scenario's seeded initialisation (or its `weights` file).
         data: The scenario's points, when already built and checked (``load_data``).
 
     Raises:
@@ -110,17 +114,38 @@ class Session(SessionEdits):
         self.scenario = scenario
         self.original = load_data(scenario) if data is None else data
         """The scenario's data as built, before any edit by hand."""
-        if initial_weights is None and scenario.model.weights:
-            initial_weights = scenario_weights(scenario, self.original)
         self._initial_weights = initial_weights
+        if initial_weights is None and scenario.weights is not None:
+            self._initial_weights = self._pinned_weights()
         self._lock = threading.RLock()
         self.revision = 0
         """Grows with every change; a snapshot carries it so views can skip redraws."""
+        self.pace = 0.0
+        """Seconds an expensive measurement may be reused for while the session changes (0:
+        measure every revision); see ``pace_measurements``."""
+        self.aim: tuple[float, float] | None = None
+        """The point attacks aim at (the trainer's probe, on a key), or None."""
         self.timeline: Timeline[_State, Edit] = Timeline()
         """Checkpoints to replay the past from, and the log of edits."""
         self.last_fork: Fork | None = None
         """The latest time training went on from a past epoch (the screen says so)."""
         self._build()
+
+    def _pinned_weights(self) -> Weights:
+        """The scenario's `weights` file, refused unless its sha256 is `weights_sha256`."""
+        sc = self.scenario
+        assert sc.weights is not None
+        path = Path(sc.weights)
+        if not path.is_absolute():
+            path = Path(sc.base_dir or ".") / path
+        network = build_network(
+            sc.model, sc.training.loss, self.original.n_classes, 0, sc.training.dtype,
+            self.original.x_train.shape[1],
+        )  # fmt: skip
+        try:
+            return weight_files.load_pinned(path, sc.weights_sha256, network.architecture())
+        except (weight_files.PinError, io.WeightFileError) as exc:
+            raise ScenarioError([f"{sc.source or sc.name}: weights: {exc}"]) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:
@@ -145,6 +170,11 @@ class Session(SessionEdits):
         self._traces: dict[str, Trace] = {}
         self._drift_traces: dict[str, Trace] = {}
         self._disagreements: dict[str, Trace] = {}
+        self._sampled: dict[str, Trace] = {}
+        self.traces = SampledFigures(self._sampled)
+        """Experiment figures sampled during training: name -> (epochs, values)."""
+        self.measurements: dict[str, tuple[int, float, object]] = {}
+        """Expensive measurements by name: (revision, time, value) (``experiments.cache``)."""
         self.moments: list[tuple[int, MomentConfig]] = []
         """Moments reached so far, with the epoch each was reached at."""
         self._waiting = list(sc.moments)
@@ -179,6 +209,11 @@ class Session(SessionEdits):
     def epoch(self) -> int:
         """The epoch the runs are at: the head, or a past epoch being looked at."""
         return self.baseline.epoch
+
+    def features(self) -> tuple[str, ...]:
+        """Names of the networks' inputs: x1, x2, then a backdoor's trigger."""
+        extra = self.data.x_train.shape[1] - 2
+        return ("x1", "x2", *(["trigger"] if extra == 1 else [f"x{3 + i}" for i in range(extra)]))
 
     @property
     def in_past(self) -> bool:
@@ -257,6 +292,7 @@ class Session(SessionEdits):
         poisoning = self.scenario.experiments.poison
         if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
             poison(self.slots[1].run, self.data, self.flipped)
+        self._switch_to_clean_data()
         for slot in self.slots:
             slot.run.step()
         epoch = self.epoch
@@ -269,8 +305,22 @@ class Session(SessionEdits):
                 trace.append(epoch, slot.run.latest)
         if self.twins:
             self._record_drift(record)
+        if record and epoch % self._disagree_every == 0:
+            self._record_traces()
         if self._waiting:
             self._reach_moments()
+
+    def _switch_to_clean_data(self) -> None:
+        """A backdoor's fine-tuned twin trains on clean data from its epoch on."""
+        b = self.scenario.experiments.backdoor
+        if b is not None and b.finetune_at == self.epoch and len(self.slots) > 1:
+            backdoor.finetune(self.slots[1].run, self.data)
+
+    def _record_traces(self) -> None:
+        """Cheap per-epoch figures of the experiments that record them (sampled like drift)."""
+        for name, value in measure.traces(self).items():
+            trace = self._sampled.setdefault(name, Trace(("value",)))
+            trace.append(self.epoch, (value,))
 
     def _record_drift(self, record: bool) -> None:
         base = self.baseline
@@ -301,7 +351,8 @@ class Session(SessionEdits):
 
     def _diff_classes(self, run: Run) -> np.ndarray:
         net = run.network
-        return predicted_classes(net.predict(self._diff_points.astype(net.dtype)))
+        points = plane_inputs(self._diff_points, net.layers[0].n_in)
+        return predicted_classes(net.predict(points.astype(net.dtype)))
 
     def disagreement(self, twin: int) -> float:
         """Share of the comparison grid where twin ``twin`` (0 = runs[1]) and the baseline
@@ -418,7 +469,7 @@ class Session(SessionEdits):
             epoch = self.epoch
             self.last_fork = Fork(epoch, self.head)
             self.timeline.truncate(epoch)
-            for traces in (self._traces, self._drift_traces, self._disagreements):
+            for traces in (self._traces, self._drift_traces, self._disagreements, self._sampled):
                 for trace in traces.values():
                     trace.truncate(epoch)
             self.head = epoch
@@ -427,11 +478,28 @@ class Session(SessionEdits):
 
     # -- reading -------------------------------------------------------------------------
 
+    def pace_measurements(self, seconds: float) -> None:
+        """Let expensive measurements be reused for ``seconds`` while training runs; 0 ends it.
+
+        Ending it bumps the revision, so the next snapshot measures the session as it is.
+        """
+        with self._lock:
+            if self.pace and not seconds:
+                self.revision += 1
+            self.pace = seconds
+
+    def aim_at(self, point: tuple[float, float] | None) -> None:
+        """Point the attacks at ``point`` (None: at nothing)."""
+        with self._lock:
+            self.aim = point
+            self.revision += 1
+
     def probe(self, x: float, y: float, run: int = 0) -> npt.NDArray[np.float64]:
         """The exact outputs of one run at the point (x, y)."""
         with self._lock, np.errstate(all="ignore"):
             net = self.runs[run].network
-            return net.predict(np.array([[x, y]], dtype=net.dtype))[0].astype(np.float64)
+            point = plane_inputs(np.array([[x, y]]), net.layers[0].n_in)
+            return net.predict(point.astype(net.dtype))[0].astype(np.float64)
 
     def drift(self, twin: int, points: int | None = HISTORY_POINTS) -> Drift:
         """How far twin ``twin`` (0 = runs[1]) has drifted from the baseline so far."""
@@ -516,3 +584,31 @@ class Session(SessionEdits):
             weights = io.load_weights(path, self.architecture())
             self._initial_weights = [(w, b) for w, b in weights]
             self._build()
+
+
+class SampledFigures:
+    """Experiment figures sampled while training, read as name -> (epochs, values).
+
+    Each is kept in a bounded ``Trace``; reading gives a downsampled copy.
+    """
+
+    def __init__(self, traces: dict[str, Trace]) -> None:
+        self._traces = traces
+
+    def _pair(self, trace: Trace) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        view: TraceView = trace.view(HISTORY_POINTS)
+        return view.epochs, view.values["value"]
+
+    def __getitem__(self, name: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        return self._pair(self._traces[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._traces
+
+    def get(self, name: str, default: tuple[Any, Any] = ((), ())) -> tuple[Any, Any]:
+        """(epochs, values) of a figure, or ``default``."""
+        trace = self._traces.get(name)
+        return default if trace is None else self._pair(trace)
+
+    def keys(self) -> list[str]:
+        return list(self._traces)

@@ -92,6 +92,9 @@ class RunView:
     """(n, outputs) model outputs on the training inputs, dataset order."""
     grid: GridOutputs | None = None
     """Output and hidden activations over the requested grid, when this run was asked for."""
+    slices: tuple[GridOutputs, ...] = ()
+    """For a network with an extra binary input (a trigger): the same grid with it set to 1;
+    ``grid`` is the slice with it at 0."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ class Snapshot:
     """Moments reached so far, in order."""
     blowup: str | None = None
     """The first NaN/inf of any run, named with its run."""
+    features: tuple[str, ...] = ("x1", "x2")
+    """Names of the network's inputs: the plane's two, then any extra feature ('trigger')."""
     head: int = -1
     """The newest epoch trained (more than ``epoch`` while looking at the past; -1: same)."""
     edits: tuple[EditView, ...] = ()

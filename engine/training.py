@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,10 @@ class Trainer:
         self.batch_rng = batch_rng
         self.epoch = 0
         self.track_underflow = network.dtype != np.float64
+        self.input_transform: Callable[[Array, Array], Array] | None = None
+        """Replaces each batch's inputs before its forward pass (adversarial training)."""
+        self.gradient_hook: Callable[[Network], None] | None = None
+        """Rewrites ``network.flat_grads`` after backward, before the update (DP-SGD)."""
 
     def state(self) -> dict[str, Any]:
         """The epoch count and the batch generator's state: what the next epoch draws from."""
@@ -113,10 +118,14 @@ class Trainer:
         noop = underflow = 0
         batches = self.batches()
         for xb, yb in batches:
+            if self.input_transform is not None:
+                xb = self.input_transform(xb, yb)
             p = net.forward(xb)
             value = net.loss.value(p, yb)
             loss_sum += value if net.loss.summed else value * len(xb)
             net.backward(yb)
+            if self.gradient_hook is not None:
+                self.gradient_hook(net)
             if self.track_underflow:
                 underflow += self._underflow()
             noop += self.optimizer.step(net.flat_grads)

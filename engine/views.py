@@ -81,6 +81,7 @@ def take_snapshot(
                 MomentView(epoch, m.describe(), m.caption) for epoch, m in session.moments
             ),
             blowup=session.blowup,
+            features=session.features(),
             head=session.head,
             edits=tuple(EditView(epoch, text) for epoch, text in session.edits()),
             added=session.marks.added.copy(),
@@ -136,6 +137,9 @@ def run_view(
         history=history,
         train_outputs=outputs.astype(np.float64),
         grid=evaluate_grid(net, area, *grid) if grid else None,
+        slices=(evaluate_grid(net, area, *grid, extra=(1.0,)),)
+        if grid and net.layers[0].n_in > 2
+        else (),
     )
 
 

@@ -27,6 +27,10 @@ CONFIGS = {
     "butterfly-twins": "batch_size = 9\n[experiments.butterfly]\nepsilon = 1e-9\n",
     "poison-twins": "[experiments.poison]\nk = 3\nat_epoch = 30\n",
     "precision-twins": '[experiments.precision]\ndtypes = ["float64", "float16"]\n',
+    "dp-sgd": "batch_size = 16\n[training.dp]\nclip = 0.5\nnoise_multiplier = 1.0\n",
+    "adversarial-twin": '[experiments.evasion]\nattack = "pgd"\neps = 0.2\niterations = 3\n'
+    "train_eps = 0.2\n",
+    "backdoor-finetune": "[experiments.backdoor]\nfinetune_at = 40\n",
 }
 
 

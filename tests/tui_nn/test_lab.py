@@ -127,7 +127,7 @@ async def test_data_edits_at_the_probe_and_by_click_keep_the_model() -> None:
         assert "click adds class 0" in screen.query_one(StatusLine).plain
         await pilot.press("f")  # the nearest point is the one just added
         assert session.data.y_train[-1] == 1
-        await pilot.press("x")
+        await pilot.press("delete")
         assert len(session.data.x_train) == n + 1
         assert screen.snapshot is not None and len(screen.snapshot.added) == 1
         await pilot.press("escape")

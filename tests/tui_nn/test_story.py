@@ -207,7 +207,8 @@ async def test_p_jumps_to_the_probe_point_and_g_goes_anywhere() -> None:
         assert screen.boundary.probe == (4.0, 4.0)
         exact = screen.session.probe(4.0, 4.0)
         assert (screen.probe_output == exact).all()
-        assert f"p={float(exact[0]):.6g}" in app.query_one(StatusLine).plain
+        assert f"p1={float(exact[0]):.6g}" in app.query_one(StatusLine).plain
+        assert "class 1 99.9" in app.query_one(StatusLine).plain
         await pilot.press("g")
         await pilot.pause()  # the dialog focuses its input and selects the text
         assert isinstance(app.screen, GoToDialog)

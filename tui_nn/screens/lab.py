@@ -73,7 +73,8 @@ LAB_BINDINGS = [
             tooltip="Choose the class d adds"),
     Binding("f", "flip_point", "Flip label", show=False, id="data.flip",
             tooltip="Flip the label of the training point nearest the probe (then: on click)"),
-    Binding("x", "remove_point", "Remove point", show=False, id="data.remove",
+    Binding("delete,backspace", "remove_point", "Remove point", key_display="Del", show=False,
+            id="data.remove",
             tooltip="Remove the training point nearest the probe (then: on click)"),
     Binding("K", "clean_twin", "Clean twin", show=False, id="lab.clean_twin",
             tooltip="Train a twin beside it: these weights, on the unedited data"),
@@ -104,7 +105,7 @@ LAB_BINDINGS = [
 """The lab's keys (the main screen adds them to its own)."""
 
 TOOLS = {"add": "adds a point", "flip": "flips a label", "remove": "removes a point"}
-"""What a click on the map does after d, f or x."""
+"""What a click on the map does after d, f or Delete."""
 
 
 def epochs(first: int, last: int) -> str:
@@ -118,7 +119,7 @@ class LabScreen(SessionFiles):
     point_class = 1
     """The class `d` adds (`y` cycles it)."""
     tool = ""
-    """'add', 'flip' or 'remove': what a click on the map does ('' : it only moves the probe)."""
+    """'add', 'flip' or 'remove': what a click on the map does ('': it only moves the probe)."""
     seek_target: int | None = None
     """Where a jump through the past is going (while its job runs)."""
     last_change = ""
@@ -312,7 +313,7 @@ class LabScreen(SessionFiles):
         self._data_edit("flip", self.probe_point)
 
     def action_remove_point(self) -> None:
-        """x: remove the nearest training point."""
+        """Delete: remove the nearest training point."""
         self._data_edit("remove", self.probe_point)
 
     def action_next_class(self) -> None:

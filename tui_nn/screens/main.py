@@ -20,7 +20,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.messages import TrainingProgress, TrainingStopped
-from tui_nn.plane import legend
+from tui_nn.plane import legend, panes_legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
@@ -40,6 +40,9 @@ from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 BLOCK = 100
 """Epochs that `N` trains at once."""
+MEASURE_PACE = 1.0
+"""Seconds an expensive experiment measurement (an attack, a fitted copy) is reused for while
+training runs; a pause measures again."""
 WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
 TINY = (40, 12)
@@ -98,6 +101,12 @@ class MainScreen(LabScreen):
                 tooltip="ASCII mode: glyphs instead of colour"),
         Binding("c", "chart", "Chart", show=False, id="trainer.chart",
                 tooltip="Loss chart with axes"),
+        Binding("pagedown", "scroll_experiment(1)", "Experiment down", show=False,
+                id="experiment.page_down", tooltip="Scroll the experiment panel down"),
+        Binding("pageup", "scroll_experiment(-1)", "Experiment up", show=False,
+                id="experiment.page_up", tooltip="Scroll the experiment panel up"),
+        Binding("x", "attack", "Attack", show=False, id="trainer.attack",
+                tooltip="Aim the attacks at the probe (evasion: its nearest change of class)"),
         Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True,
                 id="probe.left", tooltip="Move the probe left"),
         Binding("right,l", "probe(1, 0)", "Probe right", show=False, priority=True,
@@ -148,6 +157,7 @@ class MainScreen(LabScreen):
         self._last_draw = 0.0
         self._draw_pending = False
         self._moments_shown = 0
+        self._redrawing_stale = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -177,6 +187,7 @@ class MainScreen(LabScreen):
             panel.data_bind(MainScreen.glyphs)
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
+        self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -238,7 +249,7 @@ class MainScreen(LabScreen):
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab is not None and event.tab.id:
             self._show_pane(event.tab.id.removeprefix("tab-"))
-            self.redraw()
+            self.call_after_refresh(self.redraw)  # once the pane has its size
 
     def action_pane(self, pane: str) -> None:
         """Show one pane (when panes sit behind tabs)."""
@@ -326,6 +337,11 @@ class MainScreen(LabScreen):
         chart = getattr(self.app.screen, "show_snapshot", None)
         if chart is not None:  # the loss chart, open over the trainer
             chart(snapshot)
+        if self.boundary.stale and not self._redrawing_stale:
+            # The map's geometry changed with this very snapshot (panes appeared, say):
+            # draw once more with a snapshot taken for it.
+            self._redrawing_stale = True
+            self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
         self.probe_output = session.probe(*self.boundary.probe)
         self.query_one(TitleBar).set(
@@ -334,16 +350,16 @@ class MainScreen(LabScreen):
             epoch=snapshot.epoch,
             target=snapshot.target_epochs,
             head=snapshot.newest,
+            epochs_per_frame=self.epochs_per_frame,
         )
         status = self.query_one(StatusLine)
         status.show(snapshot)
         status.set_state(
-            running=self.running,
-            epochs_per_frame=self.epochs_per_frame,
             zoom=self.boundary.zoom,
             glyphs=self.glyphs,
             probe=format_probe(self.boundary.probe, self.probe_output),
             tool=self._tool_text(),
+            probe_short=format_probe(self.boundary.probe, self.probe_output, short=True),
         )
         self._past_caption(snapshot)
 
@@ -365,6 +381,10 @@ class MainScreen(LabScreen):
         elif caption.caption.startswith("[ ] step"):
             caption.clear()
 
+    def _redraw_stale(self) -> None:
+        self.redraw()
+        self._redrawing_stale = False
+
     def _draw_map_frame(self, snapshot: Snapshot) -> None:
         """The map pane's title (what it shows), subtitle (the headline) and legend."""
         pane = self.query_one("#boundary")
@@ -379,14 +399,17 @@ class MainScreen(LabScreen):
         pane.border_subtitle = (
             clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
         )
-        items = legend(snapshot, self.boundary.raster, difference=view.difference, neuron=neuron)
+        if neuron is not None:
+            items = legend(snapshot, self.boundary.raster, neuron=neuron)
+        else:
+            items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
         if message.epoch and self.session.last_fork is not None:
             self.fork_note()
         eps = self._meter.add(message.epoch)
-        self.query_one(StatusLine).set_state(epochs_per_second=eps)
+        self.query_one(TitleBar).set(epochs_per_second=eps)
         wait = 1.0 / self.fps - (time.perf_counter() - self._last_draw)
         if wait <= 0:
             self.redraw()
@@ -410,13 +433,25 @@ class MainScreen(LabScreen):
         elif len(session.moments) > self._moments_shown:
             epoch, moment = session.moments[-1]
             self._moments_shown = len(session.moments)
-            caption.say(moment.caption, "moment", f"Epoch {epoch:,} ({moment.describe()}):")
+            when = f"Epoch {epoch:,}" + (f" ({moment.describe()})" if moment.event else "")
+            caption.say(moment.caption + self._tab_hint(), "moment", when + ":")
         elif session.epoch == session.scenario.training.epochs:
             caption.say(
                 "This is where the scenario's story ends. Space trains on; r starts again.",
                 "target",
                 f"Paused at the scenario's {session.epoch:,} epochs.",
             )
+
+    def _tab_hint(self) -> str:
+        """On a narrow terminal, where the panels a caption talks about are."""
+        if not self.has_class("-narrow"):
+            return ""
+        tabs = [f"{i} {label.lower()}" for i, (_, label, _) in enumerate(PANES, 1)][1:3]
+        return f" (keys {', '.join(tabs)})"
+
+    def action_scroll_experiment(self, direction: int) -> None:
+        """PageUp / PageDown: scroll the experiment panel."""
+        self.query_one(ExperimentPanel).scroll_by_page(direction)
 
     # -- training ----------------------------------------------------------------------
 
@@ -440,15 +475,9 @@ class MainScreen(LabScreen):
         pause_at = target if self.session.epoch < target else None
         self._worker_done.clear()
         self._meter.reset()
+        self.session.pace_measurements(MEASURE_PACE)
         self._train(self.session, self._worker_done, pause_at)
-        self.query_one(TitleBar).set(
-            title=self.session.scenario.title or self.session.scenario.name,
-            running=True,
-            epoch=self.session.epoch,
-            target=target,
-            head=self.session.head,
-        )
-        self.query_one(StatusLine).set_state(running=True)
+        self.query_one(TitleBar).set(running=True, epochs_per_second=None, head=self.session.head)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
@@ -462,9 +491,10 @@ class MainScreen(LabScreen):
         self.workers.cancel_group(self, "training")
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
+        self.session.pace_measurements(0)
         self._meter.reset()
         if self.is_mounted:
-            self.query_one(StatusLine).set_state(running=False, epochs_per_second=None)
+            self.query_one(TitleBar).set(running=False, epochs_per_second=None)
 
     # -- actions -----------------------------------------------------------------------
 
@@ -514,7 +544,7 @@ class MainScreen(LabScreen):
         index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - self.epochs_per_frame))
         index = min(max(index + direction, 0), len(SPEEDS) - 1)
         self.epochs_per_frame = SPEEDS[index]
-        self.query_one(StatusLine).set_state(epochs_per_frame=self.epochs_per_frame)
+        self.query_one(TitleBar).set(epochs_per_frame=self.epochs_per_frame)
 
     def action_faster(self) -> None:
         """+: more epochs per frame."""
@@ -575,9 +605,7 @@ class MainScreen(LabScreen):
 
     def action_view(self, step: int) -> None:
         """t / T: the next (previous) map view: each run, then the difference of two."""
-        if self.snapshot is None:
-            return
-        views = map_views(self.snapshot)
+        views = map_views(self.snapshot or self.session.snapshot(experiments=False))
         if len(views) < 2:
             self.notify("This scenario trains one run: there is no other view.", timeout=3)
             return
@@ -600,6 +628,15 @@ class MainScreen(LabScreen):
         self.app.push_screen(screen)
         if self.snapshot is not None:
             screen.show(self.snapshot)
+
+    def action_attack(self) -> None:
+        """x: aim the attacks at the probe point (again at the same point: stop aiming)."""
+        if self.session.scenario.experiments.evasion is None:
+            self.notify("Only the evasion scenarios attack a point (moons-evasion).", timeout=3)
+            return
+        probe = self.boundary.probe
+        self.session.aim_at(None if self.session.aim == probe else probe)
+        self.redraw()
 
     def action_help(self) -> None:
         """?: the keys."""

@@ -119,9 +119,12 @@ def _columns_block(
     selected: Selection | None,
     hits: list[Hit],
     first_line: int,
+    names: Sequence[str] = (),
 ) -> list[Text]:
     """One neuron per column, one input per row, then the biases and the neurons."""
-    label_width = max(3, len(f"x{layer.n_in}") + 1)
+    names = list(names)[: layer.n_in] if len(names) >= layer.n_in else []
+    names = names or [f"x{r + 1}" for r in range(layer.n_in)]
+    label_width = max(3, *(len(n) + 1 for n in names))
     cell = 2 if glyphs else 1
     gap = 1 if label_width + layer.n_out * (cell + 1) <= width else 0
     lines = []
@@ -141,7 +144,7 @@ def _columns_block(
 
     for r in range(layer.n_in):
         cells = [weight_cell(w, scale, glyphs) for w in layer.weight[r].tolist()]
-        lines.append(row(f"x{r + 1}", cells, r))
+        lines.append(row(names[r], cells, r))
     if layer.bias is not None:
         lines.append(row("b", [weight_cell(b, scale, glyphs) for b in layer.bias.tolist()], -1))
     lines.append(row("", [_status_cell(s, glyphs, styles) for s in layer.status], None))
@@ -186,6 +189,7 @@ def architecture_text(
     width: int,
     glyphs: bool = False,
     styles: Styles | None = None,
+    inputs: Sequence[str] = (),
     *,
     selected: Selection | None = None,
     hits: list[Hit] | None = None,
@@ -197,6 +201,7 @@ def architecture_text(
         width: Cells available; used to decide whether weight columns get a gap.
         glyphs: Sign-and-digit weights and ASCII neuron glyphs instead of colours.
         styles: Styles for titles and neuron statuses.
+        inputs: Names of the network's inputs (x1, x2, trigger); default x1, x2, ...
         selected: The neuron or weight drawn highlighted.
         hits: Filled with where each neuron and weight is drawn (for mouse clicks).
 
@@ -210,8 +215,9 @@ def architecture_text(
         scale = _scale(layer)
         lines.append(_header(i, layer, scale, glyphs, styles))
         if layer.n_out >= layer.n_in:
+            names = inputs if i == 0 else ()
             block = _columns_block(
-                layer, i, scale, width, glyphs, styles, selected, hits, len(lines)
+                layer, i, scale, width, glyphs, styles, selected, hits, len(lines), names
             )
         else:
             block = _rows_block(layer, i, scale, glyphs, styles, selected, hits, len(lines))
@@ -305,6 +311,7 @@ class ArchitectureView(Panel, VerticalScroll):
         self.hits: list[Hit] = []
         """Where each neuron and weight was drawn last (line, columns, selection)."""
         self._layers: tuple[LayerView, ...] = ()
+        self._inputs: tuple[str, ...] = ()
         self._drawn_width = -1
         self._body = Static("waiting for the first snapshot", classes="architecture-body")
 
@@ -345,6 +352,7 @@ class ArchitectureView(Panel, VerticalScroll):
 
     def draw(self, snapshot: Snapshot) -> None:
         self._layers = snapshot.runs[min(self.run_index, len(snapshot.runs) - 1)].layers
+        self._inputs = snapshot.features
         self._redraw()
 
     def on_resize(self, event: Resize) -> None:
@@ -366,7 +374,13 @@ class ArchitectureView(Panel, VerticalScroll):
         width = max(1, self.scrollable_content_region.width)
         hits: list[Hit] = []
         text = architecture_text(
-            self._layers, width, self.glyphs, self._styles(), selected=self.selected, hits=hits
+            self._layers,
+            width,
+            self.glyphs,
+            self._styles(),
+            self._inputs,
+            selected=self.selected,
+            hits=hits,
         )
         self.hits = hits
         self._body.update(text)

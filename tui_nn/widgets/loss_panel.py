@@ -38,17 +38,18 @@ def loss_curves(snapshot: Snapshot, variables: Mapping[str, str]) -> list[Curve]
     colours = run_colours(variables, len(snapshot.runs))
     curves = []
     base = snapshot.baseline
+    single = len(snapshot.runs) == 1
     if len(snapshot.x_test) and len(base.history.test_loss):
         curves.append(
             Curve(
-                f"{base.label} test",
+                "test" if single else f"{base.label} test",
                 base.history.epochs.astype(np.float64),
                 base.history.test_loss,
                 _muted(colours[0]),
             )
         )
     for run, colour in reversed(list(zip(snapshot.runs, colours, strict=True))):
-        label = run.label if len(snapshot.runs) > 1 else "train"
+        label = "train" if single else run.label
         curves.append(
             Curve(label, run.history.epochs.astype(np.float64), run.history.train_loss, colour)
         )

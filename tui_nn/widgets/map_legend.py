@@ -8,7 +8,7 @@ from textual.widget import Widget
 
 from tui_nn.plane import LegendItem
 from tui_nn.widgets.boundary_map import MARK_RGB, POINT_RGB
-from tui_nn.widgets.palette import CLASS_RGB, DISAGREE_RGB, NEUTRAL_RGB, RING_RGB
+from tui_nn.widgets.palette import CLASS_RGB, DISAGREE_RGB, NEUTRAL_RGB, RING_RGB, TRACE_RGB
 
 
 def item_style(item: LegendItem) -> Style:
@@ -24,6 +24,10 @@ def item_style(item: LegendItem) -> Style:
         "flipped": POINT_RGB[0],
         "added": POINT_RGB[1],
         "activation": (255, 190, 40),
+        "head": TRACE_RGB,
+        "line": TRACE_RGB,
+        "target": MARK_RGB,
+        "cross": MARK_RGB,
     }.get(item.key)
     return Style(color=f"rgb{rgb}", bold=True) if rgb else Style(bold=True)
 
@@ -37,9 +41,8 @@ def legend_text(items: list[LegendItem], width: int, glyphs: bool) -> Text:
             break
         if text.cell_len:
             text.append("  ")
-        text.append(
-            item.ascii if glyphs else item.glyph, Style(bold=True) if glyphs else item_style(item)
-        )
+        swatch = Style(bold=True, reverse=item.key == "train") if glyphs else item_style(item)
+        text.append(item.ascii if glyphs else item.glyph, swatch)
         text.append(f" {item.text}")
     return text
 

@@ -47,6 +47,8 @@ DISAGREE_RGB = (255, 50, 140)
 """Cells where two runs predict different classes: a colour neither class ramp contains."""
 RING_RGB = (235, 235, 235)
 """Radius circles drawn over the plane."""
+TRACE_RGB = (255, 230, 110)
+"""Arrows and lines drawn over the plane (adversarial pushes, recovered hinges)."""
 
 PIXEL_COLOURS: tuple[Color, ...] = (
     PROBABILITY_RAMP
