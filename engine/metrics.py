@@ -32,7 +32,9 @@ def accuracy(outputs: Array, y: Labels) -> float:
     """Share of rows whose predicted class equals the label (NaN for no rows)."""
     if len(y) == 0:
         return float("nan")
-    return float(np.mean(predicted_classes(outputs) == y))
+    if outputs.shape[1] == 1:  # the threshold of predicted_classes without its int copy
+        return np.count_nonzero((outputs[:, 0] > 0.5) == y) / len(y)
+    return np.count_nonzero(predicted_classes(outputs) == y) / len(y)
 
 
 def active_unit_counts(network: Network, x: Array) -> npt.NDArray[np.int64]:

@@ -290,8 +290,7 @@ class Run:
     def set_data(self, data: Data) -> None:
         """Train on from now on with these points and labels (an edit of the data)."""
         self.data = data
-        self.trainer.x = data.x_train.astype(self.network.dtype)
-        self.trainer.targets = encode_targets(data.y_train, self.network)
+        self.trainer.set_points(data.x_train, data.y_train)
         self.x_test = data.x_test.astype(self.network.dtype)
         self.test_targets = encode_targets(data.y_test, self.network)
         self._fit_batch_size()
@@ -307,8 +306,7 @@ class Run:
     def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
         """Train from now on on other points (a clean set to fine-tune on)."""
         self.data = Data(x, y, self.data.x_test, self.data.y_test)
-        self.trainer.x = x.astype(self.network.dtype)
-        self.trainer.targets = encode_targets(y, self.network)
+        self.trainer.set_points(x, y)
 
     @property
     def steps_per_epoch(self) -> int:

@@ -208,3 +208,26 @@ def test_saved_weight_file_follows_the_umask(tmp_path) -> None:  # type: ignore[
         os.umask(old)
     assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_predict_repeats_the_training_pass_bit_for_bit(dtype: str) -> None:
+    model = ModelConfig(hidden=(6, 5), activation="tanh", output="softmax")
+    train = TrainConfig(loss="softmax_cross_entropy", dtype=dtype, seed=3)  # type: ignore[arg-type]
+    run = Run(build_data(DataConfig(kind="blobs", centers=((0, 0), (2, 2), (0, 2)))), model, train)
+    run.network.forward(run.trainer.x)
+    kept = [layer.a for layer in run.network.layers]
+    predicted = run.network.predict_all(run.trainer.x)
+    for a, p in zip(kept, predicted, strict=True):
+        assert a is not None and a.tobytes() == p.tobytes()
+
+
+def test_large_finite_float16_weights_are_not_a_blowup() -> None:
+    """Their sum overflows float16, but every weight is finite: no NaN or inf to report."""
+    run = trained(TrainConfig(dtype="float16", learning_rate=1e-3), epochs=1)
+    run.network.flat_params[:] = np.float16(3000.0)
+    stats = run.step()
+    params = run.network.flat_params
+    with np.errstate(over="ignore"):
+        assert np.isfinite(params).all() and not np.isfinite(params.sum())  # 41 x 3000 > 65504
+    assert (stats.nonfinite, stats.blowup) == (0, None)
