@@ -52,6 +52,28 @@ class Explanation:
     """Every parameter after the update."""
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """One layer's values of the step, copied the moment they are computed (the engine reuses
+    its arrays, so later calls would overwrite them)."""
+
+    activation: str
+    n_in: int
+    n_out: int
+    x: Array
+    z: Array
+    a: Array
+    weight: Array
+    bias: Array | None
+    grad_z: Array
+    grad_weight: Array
+    grad_bias: Array | None
+    upstream: Array | None
+    """dL/da (None for a fused output)."""
+    slope: Array | None
+    """f'(z) for element-wise activations (None for softmax)."""
+
+
 def _n(value: float) -> str:
     return f"{value + 0.0:.5g}"  # + 0.0 turns -0.0 into 0.0
 
@@ -127,15 +149,12 @@ def _explain(
     p = net.forward(x)
     loss = net.loss.value(p, target)
     net.backward(target)
-    grads = tuple(
-        (layer.grad_weight.copy(), None if layer.grad_bias is None else layer.grad_bias.copy())
-        for layer in net.layers
-    )
-    # The first three stages read the layers before the update changes their weights.
+    kept = _keep(net, target)
+    grads = tuple((k.grad_weight, k.grad_bias) for k in kept)
     before = (
-        Stage("Forward", tuple(_forward(net, point, focus))),
+        Stage("Forward", tuple(_forward(kept, point, focus))),
         Stage("Loss", tuple(_loss(net, p, target, label, loss))),
-        Stage("Backward", tuple(_backward(net, target, focus))),
+        Stage("Backward", tuple(_backward(net, kept, focus))),
     )
     old = net.flat_params.copy()
     optimizer = Optimizer(run.train_config, net.flat_params, net.is_weight)
@@ -148,16 +167,70 @@ def _explain(
     return Explanation(point, label, source, stages, float(loss), grads, old, step, new)
 
 
+def _keep(net: Network, target: Array) -> list[_Kept]:
+    """Copies of every layer's values after the backward pass, with each layer's dL/da and
+    f'(z), from the engine's own layer and activation code."""
+    values = []
+    for layer in net.layers:
+        assert layer.x is not None and layer.z is not None and layer.a is not None
+        assert layer.grad_z is not None
+        values.append(
+            (
+                layer.x.copy(),
+                layer.z.copy(),
+                layer.a.copy(),
+                layer.grad_z.copy(),
+                layer.grad_weight.copy(),
+                None if layer.grad_bias is None else layer.grad_bias.copy(),
+            )
+        )
+    count = len(net.layers)
+    kept = []
+    for i, layer in enumerate(net.layers):
+        x, z, a, grad_z, grad_weight, grad_bias = values[i]
+        if i < count - 1:
+            above = net.layers[i + 1]
+            # dL/da of this layer: the layer above's own backward step, from its dL/dz.
+            up = above.backward(None, grad_z=values[i + 1][3].copy())
+            upstream: Array | None = None if up is None else np.array(up, copy=True)
+        elif net.fused:
+            upstream = None
+        else:
+            upstream = np.array(net.loss.gradient(a, target), copy=True)
+        softmax = layer.activation.name == "softmax"
+        ones = np.ones_like(z)
+        slope = None if softmax else np.array(layer.activation.backward(z, a, ones), copy=True)
+        kept.append(
+            _Kept(
+                layer.activation.name,
+                layer.n_in,
+                layer.n_out,
+                x,
+                z,
+                a,
+                layer.weight.copy(),
+                None if layer.bias is None else layer.bias.copy(),
+                grad_z,
+                grad_weight,
+                grad_bias,
+                upstream,
+                slope,
+            )
+        )
+    return kept
+
+
 def _focus(focus: tuple[int, int] | None, layer: int) -> int | None:
     return focus[1] if focus is not None and focus[0] == layer else None
 
 
-def _forward(net: Network, point: tuple[float, float], focus: tuple[int, int] | None) -> list[str]:
-    count = len(net.layers)
+def _forward(
+    kept: list[_Kept], point: tuple[float, float], focus: tuple[int, int] | None
+) -> list[str]:
+    count = len(kept)
     lines = [f"input x = ({_n(point[0])}, {_n(point[1])})"]
-    for i, layer in enumerate(net.layers):
-        assert layer.x is not None and layer.z is not None and layer.a is not None
-        f = layer.activation.name
+    for i, layer in enumerate(kept):
+        f = layer.activation
         bias = " + bⱼ" if layer.bias is not None else ""
         lines.append(f"layer {i + 1} ({f}): zⱼ = Σᵢ xᵢ·Wᵢⱼ{bias}, aⱼ = {f}(zⱼ)")
         inputs = layer.x[0].tolist()
@@ -199,26 +272,23 @@ def _loss(net: Network, p: Array, target: Array, label: int, loss: float) -> lis
     return lines
 
 
-def _backward(net: Network, target: Array, focus: tuple[int, int] | None) -> list[str]:
-    count = len(net.layers)
-    out = net.layers[-1]
-    assert out.grad_z is not None and out.a is not None
+def _backward(net: Network, kept: list[_Kept], focus: tuple[int, int] | None) -> list[str]:
+    count = len(kept)
     lines = []
     if net.fused:
         lines.append(
-            f"output: δ = ∂L/∂z = p − y  ({out.activation.name} and {net.loss.name}: "
+            f"output: δ = ∂L/∂z = p − y  ({kept[-1].activation} and {net.loss.name}: "
             "the activation's derivative cancels the loss's denominator)"
         )
     else:
         lines.append("output: δ = ∂L/∂a · f′(z)")
-    lines += _deltas(net, count - 1, target, focus)
+    lines += _deltas(kept, count - 1, focus)
     for i in range(count - 2, -1, -1):
-        f = net.layers[i].activation.name
+        f = kept[i].activation
         lines.append(f"layer {i + 1}: δⱼ = (Σₖ Wⱼₖ·δₖ) · {f}′(zⱼ)")
-        lines += _deltas(net, i, target, focus)
+        lines += _deltas(kept, i, focus)
     lines.append("gradients: ∂L/∂Wᵢⱼ = xᵢ·δⱼ   ∂L/∂bⱼ = δⱼ")
-    for i, layer in enumerate(net.layers):
-        assert layer.x is not None and layer.grad_z is not None
+    for i, layer in enumerate(kept):
         for j in _shown(layer.n_out, _focus(focus, i))[:4]:
             delta = float(layer.grad_z[0, j])
             for r in range(min(layer.n_in, 3)):
@@ -232,27 +302,17 @@ def _backward(net: Network, target: Array, focus: tuple[int, int] | None) -> lis
     return lines
 
 
-def _deltas(net: Network, i: int, target: Array, focus: tuple[int, int] | None) -> list[str]:
-    """The error signal of layer i, each as upstream · f′(z) from the engine's own pieces."""
-    layer = net.layers[i]
-    assert layer.z is not None and layer.a is not None and layer.grad_z is not None
-    count = len(net.layers)
-    if i < count - 1:
-        above = net.layers[i + 1]
-        upstream = above.backward(None, grad_z=above.grad_z)  # dL/da of layer i
-    elif net.fused:
-        upstream = None
-    else:
-        upstream = net.loss.gradient(layer.a, target)
+def _deltas(kept: list[_Kept], i: int, focus: tuple[int, int] | None) -> list[str]:
+    """The error signal of layer i, each as upstream · f′(z) when it factors that way."""
+    layer = kept[i]
+    count = len(kept)
     lines = []
-    softmax = layer.activation.name == "softmax"
-    slope = None if softmax else layer.activation.backward(layer.z, layer.a, np.ones_like(layer.z))
     for j in _shown(layer.n_out, _focus(focus, i)):
         delta = float(layer.grad_z[0, j])
-        if upstream is not None and slope is not None:
+        if layer.upstream is not None and layer.slope is not None:
             lines.append(
-                f"  {_name(i, j, count)}: δ = {_p(float(upstream[0, j]))}·"
-                f"{_p(float(slope[0, j]))} = {_n(delta)}"
+                f"  {_name(i, j, count)}: δ = {_p(float(layer.upstream[0, j]))}·"
+                f"{_p(float(layer.slope[0, j]))} = {_n(delta)}"
             )
         else:
             lines.append(f"  {_name(i, j, count)}: δ = {_n(delta)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,24 @@ def test_float16_shows_steps_that_round_away() -> None:
     s.step(2)
     explained = s.explain((0.5, 0.25))
     assert "rounded away: no change" in "\n".join(explained.stages[3].lines)
+
+
+NUMBER = r"\(?(-?[0-9.]+(?:e[-+][0-9]+)?)\)?"
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_every_line_of_the_backward_stage_adds_up(case: dict[str, str]) -> None:
+    s = session(case)
+    s.step(20)
+    explained = s.explain((0.3, -0.2), label=1)
+    backward = explained.stages[2].lines
+    products = [
+        re.search(rf"= {NUMBER}·{NUMBER} = {NUMBER}$", line) for line in backward if "·" in line
+    ]
+    checked = [m for m in products if m]
+    assert len(checked) >= 6
+    for m in checked:
+        a, b, c = (float(v) for v in m.groups())
+        assert a * b == pytest.approx(c, rel=1e-3, abs=1e-5), m.string
+    deltas = [m for m in (re.search(rf"δ = .*= {NUMBER}$", ln) for ln in backward) if m]
+    assert len(deltas) >= s.baseline.network.layers[0].n_out
