@@ -128,8 +128,11 @@ def nearest_point(data: Data, x: float, y: float) -> int:
 
 
 def add_point(data: Data, marks: Marks, edit: AddPoint) -> tuple[Data, Marks]:
-    """The data with a training point appended."""
-    x = np.vstack([data.x_train, np.array([[edit.x, edit.y]])])
+    """The data with a training point appended (any input beyond the plane's two at 0: a
+    point added by hand carries no trigger)."""
+    point = np.zeros((1, data.x_train.shape[1]))
+    point[0, :2] = edit.x, edit.y
+    x = np.vstack([data.x_train, point])
     y = np.append(data.y_train, np.int64(edit.label))
     added = np.append(marks.added, np.int64(len(x) - 1))
     return Data(x, y, data.x_test, data.y_test), Marks(added, marks.relabelled)

@@ -174,3 +174,12 @@ def test_a_long_session_keeps_a_bounded_number_of_rows() -> None:
     snap = s.snapshot(history_points=300)
     assert len(snap.baseline.history.epochs) == 300
     assert len(snap.drifts[0].max_abs_dw) == 300
+
+
+def test_a_point_added_to_data_with_a_trigger_carries_none() -> None:
+    s = session(CONFIGS["backdoor-finetune"])
+    s.step(3)
+    s.add_point(0.5, 0.5, 1)
+    assert s.data.x_train[-1].tolist() == [0.5, 0.5, 0.0]
+    s.step(2)
+    assert s.epoch == 5
