@@ -57,6 +57,24 @@ class Optimizer:
         self._target = target
         rule = {"momentum": self._momentum_step, "adam": self._adam_step}
         self._step = rule.get(config.optimizer, self._sgd_step)
+        self.last_step: Array | None = None
+        """The step of the last update (what was subtracted; a buffer the next step reuses)."""
+
+    def state(self) -> dict[str, object]:
+        """Copies of everything an update depends on besides the parameters themselves."""
+        arrays = {"master": self.master, "velocity": self.velocity, "m": self.m, "v": self.v}
+        state: dict[str, object] = {k: None if a is None else a.copy() for k, a in arrays.items()}
+        state["t"] = self.t
+        return state
+
+    def set_state(self, state: dict[str, object]) -> None:
+        """Restore a ``state()``; arrays this optimiser does not use are ignored."""
+        for key in ("master", "velocity", "m", "v"):
+            mine, saved = getattr(self, key), state.get(key)
+            if mine is not None and isinstance(saved, np.ndarray):
+                mine[...] = saved
+        t = state.get("t", 0)
+        self.t = t if isinstance(t, int) else 0
 
     def penalised(self, grad: Array) -> Array:
         """The gradient plus the L2 (l2 * W) and L1 (l1 * sign W) terms on weights only."""
@@ -81,6 +99,7 @@ class Optimizer:
         if self.master is not None:
             grad = grad.astype(np.float32)  # the explicit widening that master weights mean
         step = self._step(self.penalised(grad) if self._penalties else grad)
+        self.last_step = step
         new = np.subtract(target, step, out=self._new)
         unchanged = np.equal(new, target, out=self._unchanged)
         target[...] = new
