@@ -61,6 +61,11 @@ class DataConfig(Section):
         None, description="csv: file of x1,x2,label rows, relative to the scenario file."
     )
     test_fraction: float = Field(0.2, ge=0, lt=1, description="Share of points held out.")
+    split: Literal["random", "ordered"] = Field(
+        "random",
+        description="random: the held-out points are drawn with `seed`; ordered: the last "
+        "rows are held out and the rest train in file order.",
+    )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of data generation and split.")
 
     @model_validator(mode="after")

@@ -57,6 +57,45 @@ class Optimizer:
         self._target = target
         rule = {"momentum": self._momentum_step, "adam": self._adam_step}
         self._step = rule.get(config.optimizer, self._sgd_step)
+        self.last_step: Array | None = None
+        """The step of the last update (what was subtracted; a buffer the next step reuses)."""
+
+    def state(self, model: int | None = None) -> dict[str, object]:
+        """Copies of everything an update depends on besides the parameters themselves.
+
+        Args:
+            model: For stacked models, only model ``model``'s share (its rows of each array).
+        """
+        arrays = {"master": self.master, "velocity": self.velocity, "m": self.m, "v": self.v}
+        state: dict[str, object] = {
+            k: None if a is None else (a if model is None else a[model]).copy()
+            for k, a in arrays.items()
+        }
+        state["t"] = self.t
+        return state
+
+    def set_state(self, state: dict[str, object], model: int | None = None) -> None:
+        """Restore a ``state()``; arrays this optimiser does not use are ignored.
+
+        Args:
+            state: What ``state`` returned.
+            model: For stacked models, restore only model ``model``'s rows (``t`` is shared).
+        """
+        for key in ("master", "velocity", "m", "v"):
+            mine, saved = getattr(self, key), state.get(key)
+            if mine is not None and isinstance(saved, np.ndarray):
+                (mine if model is None else mine[model])[...] = saved
+        t = state.get("t", 0)
+        self.t = t if isinstance(t, int) else 0
+
+    def sync_master(self, model: int | None = None) -> None:
+        """After parameters were changed by hand: the float32 master copy takes their values
+        (of stacked model ``model`` only, when given)."""
+        if self.master is not None:
+            if model is None:
+                self.master[...] = self.params
+            else:
+                self.master[model] = self.params[model]
 
     def penalised(self, grad: Array) -> Array:
         """The gradient plus the L2 (l2 * W) and L1 (l1 * sign W) terms on weights only."""
@@ -81,6 +120,7 @@ class Optimizer:
         if self.master is not None:
             grad = grad.astype(np.float32)  # the explicit widening that master weights mean
         step = self._step(self.penalised(grad) if self._penalties else grad)
+        self.last_step = step
         new = np.subtract(target, step, out=self._new)
         unchanged = np.equal(new, target, out=self._unchanged)
         target[...] = new

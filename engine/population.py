@@ -16,7 +16,7 @@ one architecture and dtype can train as a population and be read like any other 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,7 @@ import numpy.typing as npt
 from engine.config import ModelConfig, TrainConfig
 from engine.network import Network, build_network, stack_networks
 from engine.optim import Optimizer
-from engine.run import Data, Labels, Run
+from engine.run import Data, Labels, Run, RunState
 from engine.training import EpochStats, Trainer, count_nonfinite, encode_targets, locate_blowup
 
 Array = npt.NDArray[np.floating]
@@ -220,6 +220,34 @@ class Population:
         self.train_labels[member] = y
         self.trainer.targets[member] = encode_targets(y, self.network)
 
+    def set_points(self, data: Data) -> None:
+        """Train every member from now on on these points and labels (an edit of the data)."""
+        self.data = data
+        self.train_labels = np.stack([data.y_train] * self.size)
+        self.trainer.set_points(data.x_train, self.train_labels)
+        self._fit_batch_size()
+
+    def set_train_config(self, train: TrainConfig) -> None:
+        """Train every member on with another learning rate, optimiser, penalty or batch
+        size, as ``Run.set_train_config`` does for one run."""
+        if train == self.train_config:
+            return
+        if train.dp is not None:
+            raise ValueError("DP-SGD clips each model's own gradients: train it as a Run")
+        old = self.optimizer
+        self.train_config = train
+        self.optimizer = Optimizer(train, self.network.flat_params, self.network.is_weight)
+        saved = old.state()
+        if train.optimizer != old.config.optimizer:
+            saved = {"master": saved["master"], "t": 0}
+        self.optimizer.set_state(saved)
+        self.trainer.optimizer = self.optimizer
+        self._fit_batch_size()
+
+    def _fit_batch_size(self) -> None:
+        size = self.train_config.batch_size
+        self.trainer.batch_size = size if size and size < len(self.trainer.x) else None
+
     def params(self, member: int) -> Array:
         """Member k's flat parameters, weights and biases layer by layer: a view, not a copy."""
         return self.network.flat_params[member]
@@ -237,13 +265,27 @@ class Population:
             return self.network.predict(np.asarray(x).astype(self.network.dtype))
 
 
+def same_points(a: Data, b: Data) -> bool:
+    """Whether two data sets have the same points (their training labels may differ)."""
+    if a is b:
+        return True
+    return (
+        (a.x_train is b.x_train or np.array_equal(a.x_train, b.x_train))
+        and (a.x_test is b.x_test or np.array_equal(a.x_test, b.x_test))
+        and (a.y_test is b.y_test or np.array_equal(a.y_test, b.y_test))
+    )
+
+
 class MemberRun(Run):
-    """Member k of a population, read as a ``Run``, until it leaves to train alone.
+    """Member k of a population, read and changed as a ``Run``.
 
     While in the population its network's parameters and gradients are views of the
-    population's, and ``Population.step_members`` trains it and records its history with the
-    numbers ``Run.step`` would record; it cannot step alone. ``leave`` turns it into a run of
-    its own from exactly where it is (for a change only this run makes).
+    population's, and ``Population.step_members`` trains it and records what ``Run.step``
+    would record; it cannot step alone. Changes made to the run reach its population: new
+    labels for this member, and new points or a new training configuration for every member
+    (the session makes such changes to all its runs alike); ``state`` and ``set_state`` read
+    and restore this member's share. ``leave`` turns it into a run of its own, from exactly
+    where it is.
 
     Args:
         population: The population (the run registers itself in ``population.runs``).
@@ -252,18 +294,29 @@ class MemberRun(Run):
 
     def __init__(self, population: Population, member: int) -> None:
         p = population
-        super().__init__(p.data, p.model_config, p.train_config, p.weights(member))
-        self.population: Population | None = p
+        self.population: Population | None = None
         """The population it trains in; None once it has left."""
+        super().__init__(p.data, p.model_config, p.train_config, p.weights(member))
         self.member = member
         net = self.network
-        self._own = (net.flat_params, net.flat_grads, self.optimizer)
+        self._own = (net.flat_params, net.flat_grads, self.optimizer, self.trainer.batch_rng)
         net.bind_member(p.network, member)
-        self.optimizer = self.trainer.optimizer = p.optimizer
+        self.trainer.batch_rng = p.trainer.batch_rng  # one batch order for all members
         self.trainer.epoch = p.epoch
+        self.population = p
         if not np.array_equal(p.train_labels[member], p.data.y_train):
-            Run.set_train_labels(self, p.train_labels[member].copy())
+            Run.set_data(self, Data(p.data.x_train, p.train_labels[member].copy(),
+                                    p.data.x_test, p.data.y_test))  # fmt: skip
         p.runs.append(self)
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The population's optimiser while in it (this member's rows), else its own."""
+        return self.population.optimizer if self.population is not None else self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value: Optimizer) -> None:
+        self._optimizer = value
 
     def step(self) -> EpochStats:
         if self.population is not None:
@@ -282,26 +335,65 @@ class MemberRun(Run):
             return
         k = self.member
         net = self.network
-        params, grads, optimizer = self._own
+        params, grads, optimizer, rng = self._own
         params[...] = net.flat_params
         grads[...] = net.flat_grads
         net.bind_flat(params, grads)
-        for name in ("master", "velocity", "m", "v"):
-            mine, theirs = getattr(optimizer, name), getattr(p.optimizer, name)
-            if mine is not None and theirs is not None:
-                mine[...] = theirs[k]
-        optimizer.t = p.optimizer.t
-        self.optimizer = self.trainer.optimizer = optimizer
-        self.trainer.batch_rng.bit_generator.state = p.trainer.batch_rng.bit_generator.state
-        self.trainer.epoch = p.epoch
+        optimizer.set_state(p.optimizer.state(k))
+        rng.bit_generator.state = p.trainer.batch_rng.bit_generator.state
+        self.trainer.batch_rng = rng
         p.runs.remove(self)
         self.population = None
+        self.optimizer = self.trainer.optimizer = optimizer
 
-    def set_train_labels(self, y: Labels) -> None:
-        super().set_train_labels(y)
-        if self.population is not None:
-            self.population.set_train_labels(self.member, y)
+    def state(self) -> RunState:
+        state = super().state()
+        if self.population is None:
+            return state
+        return replace(state, optimizer=self.population.optimizer.state(self.member))
+
+    def set_state(self, state: RunState) -> None:
+        p = self.population
+        if p is None:
+            return super().set_state(state)
+        if state.train != self.train_config:
+            self.set_train_config(state.train)
+        if state.data is not self.data:
+            self.set_data(state.data)
+        self.network.flat_params[...] = state.params
+        p.optimizer.set_state(state.optimizer, self.member)
+        self.trainer.set_state(state.trainer)  # the shared batch order, and the epoch
+        p.trainer.epoch = self.trainer.epoch
+        self.last, self.latest = state.last, state.latest
+        self.noop_total, self.blowup = state.noop_total, state.blowup
+        self.underflow_total = state.underflow_total
+        return None
+
+    def set_train_config(self, train: TrainConfig) -> None:
+        p = self.population
+        if p is None:
+            return super().set_train_config(train)
+        if train.dp is not None:  # DP-SGD clips each model's own gradients
+            self.leave()
+            return super().set_train_config(train)
+        p.set_train_config(train)
+        self.train_config = train
+        self.trainer.batch_size = p.trainer.batch_size
+        return None
+
+    def set_data(self, data: Data) -> None:
+        p = self.population
+        if p is not None:
+            if not same_points(data, p.data):
+                p.set_points(data)
+            p.set_train_labels(self.member, data.y_train)
+        super().set_data(data)
 
     def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
         self.leave()  # the members of a population train on the same points
         super().set_train_data(x, y)
+
+    def sync_master(self) -> None:
+        if self.population is None:
+            return super().sync_master()
+        return self.population.optimizer.sync_master(self.member)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -115,6 +115,15 @@ class Trainer:
         (adversarial training)."""
         self.gradient_hook: Callable[[Network], None] | None = None
         """Rewrites ``network.flat_grads`` after backward, before the update (DP-SGD)."""
+
+    def state(self) -> dict[str, Any]:
+        """The epoch count and the batch generator's state: what the next epoch draws from."""
+        return {"epoch": self.epoch, "rng": self.batch_rng.bit_generator.state}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a ``state()``."""
+        self.epoch = int(state["epoch"])
+        self.batch_rng.bit_generator.state = state["rng"]
 
     def set_points(self, x: Array, y: npt.NDArray[np.integer]) -> None:
         """Train from now on on other points and labels (a clean set to fine-tune on)."""

@@ -32,7 +32,9 @@ DISAGREE = FADED + CLASSES_SHOWN
 """The difference view's colour for cells where the two runs disagree."""
 RING = DISAGREE + 1
 """The colour of circles drawn over the plane (the OOD radii)."""
-COLOURS = RING + 1
+ACTIVATION = RING + 1
+"""First index of the activation ramp (a neuron's map): ACTIVATION + 0..2*LEVELS-1."""
+COLOURS = ACTIVATION + 2 * LEVELS
 """How many colour indices there are."""
 
 ASCII_CLASS_GLYPHS = (".-o@", ".+xX", ".~sS", ".=zZ")
@@ -83,6 +85,21 @@ def colour_indices(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.int64]:
         value = np.where(grid.classes == 1, value, 1.0 - value)
     scaled = np.nan_to_num(value * MULTI, nan=float(LEVELS), posinf=MULTI - 1, neginf=0.0)
     return np.clip(scaled, 0, MULTI - 1).astype(np.int64)
+
+
+def hard_indices(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.int64]:
+    """Per grid point, the sure colour of its predicted class (the discretized map)."""
+    if n_outputs > 2:
+        return MULTI + (grid.classes % CLASSES_SHOWN) * LEVELS + LEVELS - 1
+    return np.where(grid.classes == 1, MULTI - 1, 0).astype(np.int64)
+
+
+def neuron_values(grid: GridOutputs, layer: int, unit: int) -> npt.NDArray[np.float64]:
+    """One hidden neuron's activations over the grid, scaled to [-1, 1] by the largest."""
+    values = grid.hidden[layer][unit]
+    magnitude = np.abs(values[np.isfinite(values)])
+    top = float(magnitude.max()) if magnitude.size else 0.0
+    return values / top if top > 0 else np.zeros_like(values)
 
 
 def class_confidence(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.float64]:
@@ -264,6 +281,8 @@ def rasterise(
     points: Sequence[Points] = (),
     other: GridOutputs | None = None,
     marks: Sequence[Mark] = (),
+    hard: bool = False,
+    neuron: tuple[int, int] | None = None,
 ) -> Raster:
     """Draw one run's decision over the plane, or where two runs disagree.
 
@@ -276,11 +295,22 @@ def rasterise(
         other: A second run's grid over the same extent: draw the difference view (faint
             class colours where the two agree, the DISAGREE colour where they do not).
         marks: Experiment marks: circles are drawn into the pixels, points as 'mark' points.
+        hard: Colour each pixel by its predicted class only (no confidence shading).
+        neuron: (hidden layer, unit): draw that neuron's activation instead of the output.
     """
     width, height = max(1, width), max(1, height)
-    colours = _sample(colour_indices(grid, n_outputs), 2 * height, width)
+    indices = hard_indices(grid, n_outputs) if hard else colour_indices(grid, n_outputs)
+    colours = _sample(indices, 2 * height, width)
     classes = _sample(grid.classes, height, width)
     confidence = _sample(class_confidence(grid, n_outputs), height, width)
+    if hard:
+        confidence = np.ones_like(confidence)
+    if neuron is not None:
+        values = neuron_values(grid, *neuron)
+        ramp = np.clip(((values + 1) * LEVELS).astype(np.int64), 0, 2 * LEVELS - 1)
+        colours = _sample(ACTIVATION + ramp, 2 * height, width)
+        classes = _sample((values > 0).astype(np.int64), height, width)
+        confidence = _sample(0.5 + np.abs(values) / 2, height, width)
     disagree = cells_disagree = None
     if other is not None:
         px_classes = _sample(grid.classes, 2 * height, width)
@@ -311,6 +341,12 @@ def data_points(snapshot: Snapshot, *, test: bool = True) -> list[Points]:
     if len(snapshot.flipped):
         i = snapshot.flipped
         layers.append(Points("flipped", snapshot.x_train[i], snapshot.y_train[i]))
+    if len(snapshot.relabelled):
+        i = snapshot.relabelled
+        layers.append(Points("flipped", snapshot.x_train[i], snapshot.y_train[i]))
+    if len(snapshot.added):
+        i = snapshot.added
+        layers.append(Points("added", snapshot.x_train[i], snapshot.y_train[i]))
     return layers
 
 
@@ -416,12 +452,18 @@ class LegendItem:
 
 
 def legend(
-    snapshot: Snapshot, raster: Raster | None, *, difference: bool = False
+    snapshot: Snapshot,
+    raster: Raster | None,
+    *,
+    difference: bool = False,
+    neuron: str | None = None,
 ) -> list[LegendItem]:
     """What the marks, colours and shades of a picture of this snapshot mean."""
     items = []
     kinds = {kind for kind, _ in (raster.points.values() if raster else ())}
-    if difference:
+    if neuron is not None:
+        items.append(LegendItem("activation", "█", "@", f"{neuron}: − blue, + amber"))
+    elif difference:
         items.append(LegendItem("disagree", "█", ASCII_DISAGREE, "the runs disagree"))
     else:
         for c in range(min(snapshot.n_classes, CLASSES_SHOWN)):
@@ -430,6 +472,8 @@ def legend(
     if "flipped" in kinds or (raster is None and len(snapshot.flipped)):
         poisoned = len(snapshot.features) > 2
         items.append(LegendItem("flipped", "✖", "!", "poisoned" if poisoned else "flipped label"))
+    if "added" in kinds:
+        items.append(LegendItem("added", "■", "+", "added by hand"))
     if "mark" in kinds:
         items.append(LegendItem("mark", "◆", "*", "probe point"))
     if raster is not None and bool(np.any(raster.colours == RING)):
@@ -445,7 +489,9 @@ def legend(
     items.append(LegendItem("train", "●", "0-9", "train"))
     if "test" in kinds or (raster is None and len(snapshot.x_test)):
         items.append(LegendItem("test", "○", "0-9", "test"))
-    if difference:
+    if neuron is not None:
+        pass
+    elif difference:
         items.append(LegendItem("shade", "▒", ".", "faint: they agree"))
     else:
         items.append(LegendItem("shade", "░", ".", "grey: unsure"))

@@ -142,6 +142,7 @@ def build(
             {"epoch": m.epoch, "when": m.trigger, "caption": m.caption} for m in snapshot.moments
         ],
         "history": {
+            "epochs": base.history.epochs.tolist(),
             "train_loss": base.history.train_loss.tolist(),
             "test_loss": base.history.test_loss.tolist() if len(snapshot.x_test) else [],
         },

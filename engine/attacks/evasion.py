@@ -248,6 +248,7 @@ def training_attack(config: EvasionConfig) -> Attack:
 def defend(run: Run, config: EvasionConfig) -> None:
     """Make ``run`` train on PGD examples of each batch instead of the batch (Madry et al.)."""
     rng = np.random.default_rng([run.train_config.seed, 3, config.seed])
+    run.random_sources.append(rng)  # saved with the run's state, so replays draw the same
     run.trainer.input_transform = adversarial_training_transform(
         run.network, training_attack(config), rng
     )

@@ -37,13 +37,13 @@ def view(session: Session) -> ExperimentView:
     stalls: list[tuple[float, str, float]] = []
     for slot in session.slots:
         run = slot.run
-        h = run.history
+        latest = run.latest
         f = run_figures(run)
-        noop = h.noop_share[-1] if h.noop_share else 0.0
-        noop_mean = float(np.mean(h.noop_share)) if h.noop_share else 0.0
-        underflow = float(h.underflow[-1]) if h.underflow else 0.0
-        underflow_total = float(sum(h.underflow))
-        nonfinite = float(h.nonfinite[-1]) if h.nonfinite else 0.0
+        noop = latest.noop_share if latest else 0.0
+        noop_mean = run.noop_mean
+        underflow = float(latest.underflow) if latest else 0.0
+        underflow_total = float(run.underflow_total)
+        nonfinite = float(latest.nonfinite) if latest else 0.0
         p = f"precision.{slot.key}"
         figures += [
             Figure(
@@ -119,8 +119,8 @@ def view(session: Session) -> ExperimentView:
             f"{percent(worst[0], 0)} of its updates round away"
         )
         if master is not None:
-            m = master.run.history.noop_share
-            headline += f"; master weights: {percent(m[-1] if m else 0.0, 0)}"
+            m = master.run.latest
+            headline += f"; master weights: {percent(m.noop_share if m else 0.0, 0)}"
     else:
         headline = f"every precision still learns (lowest loss {number(best[2], '.3g')})"
     notes = [

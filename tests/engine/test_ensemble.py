@@ -53,7 +53,8 @@ def test_the_single_network_is_the_scenarios_network_and_members_are_later_seeds
     assert s.baseline.weights_sha256() == plain.baseline.weights_sha256()
     for k, run in enumerate(alone):
         assert pop.params(k).tobytes() == run.network.flat_params.tobytes(), f"member {k}"
-    assert s.baseline.history.test_loss == plain.baseline.history.test_loss
+    ours, theirs = s.history("single", None), plain.history("baseline", None)
+    assert ours.test_loss.tobytes() == theirs.test_loss.tobytes()
 
 
 def test_the_ensemble_answers_with_the_mean_of_its_members() -> None:
@@ -109,3 +110,23 @@ def test_seeds_past_the_largest_are_refused() -> None:
     with pytest.raises(ScenarioError) as err:
         parse_scenario(text, "seeds.toml")
     assert any("experiments.ensemble.members: seeds past" in line for line in err.value.errors)
+
+
+def test_live_edits_reach_every_member() -> None:
+    s = session()
+    pop = population(s)
+    sc = s.scenario
+    other = Run(s.data, sc.model, sc.training.model_copy(update={"seed": sc.training.seed + 3}))
+    s.step(10)
+    for _ in range(10):
+        other.step()
+    s.set_training(learning_rate=0.2)
+    other.set_train_config(other.train_config.model_copy(update={"learning_rate": 0.2}))
+    s.add_point(0.3, 0.9, 0)
+    other.set_data(s.data)
+    s.step(10)
+    for _ in range(10):
+        other.step()
+    assert pop.train_config.learning_rate == 0.2 and len(pop.trainer.x) == len(s.data.x_train)
+    assert pop.params(3).tobytes() == other.network.flat_params.tobytes()
+    assert population(s) is pop  # the single network is still its first member

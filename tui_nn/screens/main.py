@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -19,11 +20,11 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.messages import TrainingProgress, TrainingStopped
-from tui_nn.plane import panes_legend
+from tui_nn.plane import legend, panes_legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
-from tui_nn.screens.session_files import SessionFiles
+from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import clean
 from tui_nn.training import SPEEDS, SpeedMeter, train_loop
@@ -62,7 +63,7 @@ class PaneTabs(Tabs, can_focus=False):
     arrow keys always move the probe."""
 
 
-class MainScreen(SessionFiles):
+class MainScreen(LabScreen):
     """The session's panels: map, experiment, loss, network and neuron maps."""
 
     AUTO_FOCUS = ""
@@ -119,6 +120,7 @@ class MainScreen(SessionFiles):
                     tooltip=f"Tab: {title.lower()} (narrow terminals)")
             for i, (pane, label, title) in enumerate(PANES, start=1)
         ),
+        *LAB_BINDINGS,
     ]  # fmt: skip
 
     glyphs = reactive(False, init=False)
@@ -223,6 +225,9 @@ class MainScreen(SessionFiles):
         for name in order:
             panes.move_child(self.query_one(f"#{name}"), after=panes.children[-1])
         self.boundary.set_base_extent(session.extent)
+        self.tool, self.seek_target = "", None
+        self.query_one(ArchitectureView).select(None)
+        self.show_selection()
         self.epochs_per_frame = session.scenario.display.speed
         self.blowup_message = ""
         self.probe_index = -1
@@ -258,6 +263,56 @@ class MainScreen(SessionFiles):
         self.query_one(NeuronMaps).run_index = shown
         self.query_one(ArchitectureView).run_index = shown
         self.query_one(StatusLine).set_state(run=shown)
+
+    # -- what the lab reads ----------------------------------------------------------------
+
+    @property
+    def probe_point(self) -> tuple[float, float]:
+        """Where the probe is on the plane."""
+        return self.boundary.probe
+
+    @property
+    def map_run(self) -> int:
+        """The run whose network and weights are shown (the one on the map)."""
+        return min(self.query_one(ArchitectureView).run_index, len(self.session.slots) - 1)
+
+    def map_options(self) -> tuple[bool, bool]:
+        """(hard class colours, test points shown)."""
+        return self.boundary.hard, self.boundary.show_test
+
+    def set_map_options(self, *, hard: bool | None = None, show_test: bool | None = None) -> None:
+        if hard is not None:
+            self.boundary.set_hard(hard)
+        if show_test is not None:
+            self.boundary.set_show_test(show_test)
+
+    def fit_to_session(self) -> None:
+        runs = len(self.session.slots)
+        if any(i >= runs for i in self.boundary.view.runs):
+            self._set_view(MapView((0,)))
+        view = self.query_one(ArchitectureView)
+        selected = view.selected
+        sizes = [int(layer["n_out"]) for layer in self.session.architecture()]
+        if selected is not None and (
+            selected[0] >= len(sizes) or selected[1] >= sizes[selected[0]]
+        ):
+            view.select(None)
+            self.show_selection()
+        elif selected is not None and selected[2] is not None:
+            n_in = int(self.session.architecture()[selected[0]]["n_in"])
+            if selected[2] >= n_in:
+                view.select(None)
+                self.show_selection()
+
+    def show_selection(self) -> None:
+        """The selected neuron's map on the main map, its numbers under the network."""
+        view = self.query_one(ArchitectureView)
+        selected = view.selected
+        hidden = len(self.session.scenario.model.hidden)
+        neuron = None if selected is None or selected[0] >= hidden else selected[:2]
+        self.boundary.set_neuron(neuron)
+        pane = self.query_one("#architecture")
+        pane.border_subtitle = clean(view.selection_text)
 
     # -- drawing -----------------------------------------------------------------------
 
@@ -296,6 +351,7 @@ class MainScreen(SessionFiles):
             running=self.running,
             epoch=snapshot.epoch,
             target=snapshot.target_epochs,
+            head=snapshot.newest,
             epochs_per_frame=self.epochs_per_frame,
         )
         status = self.query_one(StatusLine)
@@ -304,8 +360,28 @@ class MainScreen(SessionFiles):
             zoom=self.boundary.zoom,
             glyphs=self.glyphs,
             probe=format_probe(self.boundary.probe, self.probe_output),
+            tool=self._tool_text(),
             probe_short=format_probe(self.boundary.probe, self.probe_output, short=True),
         )
+        self._past_caption(snapshot)
+
+    def _tool_text(self) -> str:
+        if self.tool == "add":
+            return f"click adds class {self.point_class}"
+        return {"flip": "click flips", "remove": "click removes"}.get(self.tool, "")
+
+    def _past_caption(self, snapshot: Snapshot) -> None:
+        """While looking back: say where, and what training from here would do."""
+        caption = self.query_one(CaptionBar)
+        if snapshot.in_past:
+            caption.say(
+                f"[ ] step, {{ }} jump, e explains a step; n or Space trains on from here "
+                f"and drops {epochs(snapshot.epoch + 1, snapshot.newest)}.",
+                "target",
+                f"Looking back: epoch {snapshot.epoch:,} of {snapshot.newest:,}.",
+            )
+        elif caption.caption.startswith("[ ] step"):
+            caption.clear()
 
     def _redraw_stale(self) -> None:
         self.redraw()
@@ -315,14 +391,25 @@ class MainScreen(SessionFiles):
         """The map pane's title (what it shows), subtitle (the headline) and legend."""
         pane = self.query_one("#boundary")
         view = self.boundary.view
-        pane.border_title = clean(f"Map: {view.title(snapshot)}")
+        title = view.title(snapshot)
+        neuron = None
+        if self.boundary.neuron is not None:
+            layer, unit = self.boundary.neuron
+            neuron = f"L{layer + 1}.{unit + 1}"
+            title = f"neuron {neuron} of {snapshot.runs[view.runs[0]].label}"
+        pane.border_title = clean(f"Map: {title}")
         pane.border_subtitle = (
             clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
         )
-        items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
+        if neuron is not None:
+            items = legend(snapshot, self.boundary.raster, neuron=neuron)
+        else:
+            items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
+        if message.epoch and self.session.last_fork is not None:
+            self.fork_note()
         eps = self._meter.add(message.epoch)
         self.query_one(TitleBar).set(epochs_per_second=eps)
         wait = 1.0 / self.fps - (time.perf_counter() - self._last_draw)
@@ -334,12 +421,13 @@ class MainScreen(SessionFiles):
 
     async def on_training_stopped(self, message: TrainingStopped) -> None:
         await self.stop_training()
-        self._explain_pause()
+        self.explain_pause()
 
-    def _explain_pause(self) -> None:
+    def explain_pause(self) -> None:
         """After training stopped by itself: say why in the caption bar, and redraw."""
         self.redraw()
         session = self.session
+        self._moments_shown = min(self._moments_shown, len(session.moments))
         caption = self.query_one(CaptionBar)
         if session.blowup and self.snapshot is not None:
             self.blowup_message = describe_blowup(session.blowup, self.snapshot)
@@ -379,9 +467,11 @@ class MainScreen(SessionFiles):
         if self.running:
             return
         if self.session.blowup:
-            self._explain_pause()
+            self.explain_pause()
             return
         self.query_one(CaptionBar).clear()
+        self.session.fork()
+        self.fork_note()
         self._moments_shown = len(self.session.moments)
         target = self.session.scenario.training.epochs
         pause_at = target if self.session.epoch < target else None
@@ -389,7 +479,7 @@ class MainScreen(SessionFiles):
         self._meter.reset()
         self.session.pace_measurements(MEASURE_PACE)
         self._train(self.session, self._worker_done, pause_at)
-        self.query_one(TitleBar).set(running=True, epochs_per_second=None)
+        self.query_one(TitleBar).set(running=True, epochs_per_second=None, head=self.session.head)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
@@ -399,6 +489,7 @@ class MainScreen(SessionFiles):
 
     async def stop_training(self) -> None:
         """Cancel the worker and wait until its thread has let go of the session."""
+        self.workers.cancel_group(self, "job")
         self.workers.cancel_group(self, "training")
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
@@ -417,24 +508,39 @@ class MainScreen(SessionFiles):
         else:
             self.start_training()
 
-    async def _step(self, epochs: int) -> None:
+    async def action_step(self) -> None:
+        """n: train one epoch (pauses a run first)."""
         await self.stop_training()
         moments = len(self.session.moments)
         self.query_one(CaptionBar).clear()
-        self.session.step(epochs)
+        self.session.step(1)
+        self.fork_note()
         if self.session.blowup or len(self.session.moments) > moments:
             self._moments_shown = moments
-            self._explain_pause()
+            self.explain_pause()
         else:
             self.redraw()
 
-    async def action_step(self) -> None:
-        """n: train one epoch (pauses a run first)."""
-        await self._step(1)
-
     async def action_step_block(self) -> None:
-        """N: train a block of epochs (stopping early at a moment)."""
-        await self._step(BLOCK)
+        """N: train a block of epochs in the worker (stopping early at a moment)."""
+        await self.stop_training()
+        self.query_one(CaptionBar).clear()
+        session = self.session
+        self._moments_shown = len(session.moments)
+        session.fork()
+        self.fork_note()
+
+        def block(cancelled: Callable[[], bool]) -> str:
+            done = 0
+            moments = len(session.moments)
+            while done < BLOCK and not cancelled() and not session.blowup:
+                trained = session.step(min(BLOCK_CHUNK, BLOCK - done))
+                done += trained
+                if not trained or len(session.moments) > moments:
+                    break
+            return ""
+
+        self.run_job(block)
 
     def _change_speed(self, direction: int) -> None:
         index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - self.epochs_per_frame))
@@ -451,13 +557,18 @@ class MainScreen(SessionFiles):
         self._change_speed(-1)
 
     async def action_reset(self) -> None:
-        """r: back to the scenario's initial weights, epoch 0."""
+        """r: back to the scenario's initial weights, epoch 0 (in the worker)."""
         await self.stop_training()
-        self.session.reset()
         self.blowup_message = ""
         self._moments_shown = 0
         self.query_one(CaptionBar).clear()
-        self.redraw()
+        session = self.session
+
+        def reset(cancelled: Callable[[], bool]) -> str:
+            session.reset()
+            return "Back to epoch 0: the scenario's initial weights, no edits"
+
+        self.run_job(reset)
 
     def action_probe(self, dx: int, dy: int) -> None:
         """Arrows/hjkl: move the probe one cell."""

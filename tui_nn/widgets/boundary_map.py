@@ -14,11 +14,13 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.events import Click
 from textual.strip import Strip
 
 from engine.metrics import Extent
 from engine.snapshot import Snapshot
 from engine.twins import DIFFERENCE
+from tui_nn.messages import MapClicked
 from tui_nn.plane import (
     ARROW_HEADS,
     ASCII_ARROW_HEADS,
@@ -45,11 +47,12 @@ POINT_GLYPHS = {
     "train": "●",
     "test": "○",
     "flipped": "✖",
+    "added": "■",
     "mark": "◆",
     "cross": "✚",
     "target": "◎",
 }
-ASCII_POINT_GLYPHS = {"flipped": "!", "mark": "*", "cross": "&", "target": "$"}
+ASCII_POINT_GLYPHS = {"flipped": "!", "added": "+", "mark": "*", "cross": "&", "target": "$"}
 GAP = "│"
 """Between panes drawn side by side."""
 PROBE_GLYPH = "╋"
@@ -159,6 +162,10 @@ class BoundaryMap(Panel):
         """The run (or pair of runs) shown."""
         self.show_test = True
         """Whether the test points are drawn."""
+        self.hard = False
+        """Discretized: each cell in its predicted class's colour, no confidence shading."""
+        self.neuron: tuple[int, int] | None = None
+        """(hidden layer, unit) whose activation is drawn instead of the output, or None."""
         self.probe = self._centre()
         """The probe's point in the plane (data coordinates)."""
         self.stale = False
@@ -291,6 +298,31 @@ class BoundaryMap(Panel):
             self.show_test = show
             self.invalidate()
 
+    def set_hard(self, hard: bool) -> None:
+        """Hard class colours (discretized), or shades of confidence."""
+        if hard != self.hard:
+            self.hard = hard
+            self.invalidate()
+
+    def set_neuron(self, neuron: tuple[int, int] | None) -> None:
+        """Draw this hidden neuron's activation over the plane (None: the output again)."""
+        if neuron != self.neuron:
+            self.neuron = neuron
+            self.invalidate()
+
+    def point_at(self, col: int, row: int) -> tuple[float, float]:
+        """The plane's point at the centre of a cell of the map."""
+        e = self.extent
+        w, h = max(self.size.width, 1), max(self.size.height, 1)
+        cw, ch = (e.x_max - e.x_min) / w, (e.y_max - e.y_min) / h
+        return e.x_min + (col + 0.5) * cw, e.y_max - (row + 0.5) * ch
+
+    def on_click(self, event: Click) -> None:
+        """A click puts the probe there, and says so (the screen may edit the data there)."""
+        x, y = self.point_at(event.x, event.y)
+        self.place_probe(x, y)
+        self.post_message(MapClicked(x, y, event.button))
+
     def grid_runs(self) -> tuple[int, ...]:
         """The runs whose grid the map needs."""
         return self.view.runs
@@ -298,7 +330,15 @@ class BoundaryMap(Panel):
     # -- data ----------------------------------------------------------------------------
 
     def view_key(self) -> Hashable:
-        return (self.glyphs, self.view, self.extent, self.show_test, tuple(self.size))
+        return (
+            self.glyphs,
+            self.view,
+            self.extent,
+            self.show_test,
+            self.hard,
+            self.neuron,
+            tuple(self.size),
+        )
 
     def draw(self, snapshot: Snapshot) -> None:
         shown = panes(snapshot, self.view.runs, test=self.show_test)
@@ -316,6 +356,12 @@ class BoundaryMap(Panel):
         marks = experiment_marks(snapshot, run.key)
         width = max(1, (self.size.width - (len(shown) - 1)) // len(shown))
         n_outputs = snapshot.baseline.layers[-1].n_out
+        neuron = self.neuron
+        hidden = first.grid.hidden
+        if neuron is not None and (
+            neuron[0] >= len(hidden) or neuron[1] >= hidden[neuron[0]].shape[0]
+        ):
+            neuron = None
         self.rasters = [
             rasterise(
                 p.grid,
@@ -323,8 +369,10 @@ class BoundaryMap(Panel):
                 self.size.height,
                 n_outputs=n_outputs,
                 points=p.points,
-                other=p.other,
+                other=p.other if neuron is None else None,
                 marks=marks,
+                hard=self.hard,
+                neuron=neuron,
             )
             for p in shown
         ]

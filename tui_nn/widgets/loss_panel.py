@@ -110,10 +110,19 @@ class LossPanel(Panel):
             return
         curves = loss_curves(snapshot, self.app.theme_variables)
         plot = self.query_one(CurvePlot)
-        plot.plot(curves, log=True, glyphs=self.glyphs, key=(snapshot.revision, self.view_key()))
+        marker = float(snapshot.epoch) if snapshot.in_past else None
+        plot.plot(
+            curves,
+            log=True,
+            glyphs=self.glyphs,
+            key=(snapshot.revision, self.view_key()),
+            marker=marker,
+        )
         legend = Text(no_wrap=False)
         for text, style in legend_segments(list(reversed(curves)), self.glyphs, Style()):
             legend.append(clean(text), style)
+        if snapshot.in_past:
+            legend.append(f"│ epoch {snapshot.epoch:,} of {snapshot.newest:,}", Style(bold=True))
         self.query_one("#loss-legend", Static).update(legend)
 
     def on_mount(self) -> None:

@@ -22,6 +22,8 @@ def item_style(item: LegendItem) -> Style:
         "train": POINT_RGB[0],
         "test": POINT_RGB[0],
         "flipped": POINT_RGB[0],
+        "added": POINT_RGB[1],
+        "activation": (255, 190, 40),
         "head": TRACE_RGB,
         "line": TRACE_RGB,
         "target": MARK_RGB,

@@ -59,9 +59,10 @@ PIXEL_COLOURS: tuple[Color, ...] = (
     )
     + tuple(_mix(NEUTRAL_RGB, rgb, FADED_SHARE) for rgb in CLASS_RGB[:CLASSES_SHOWN])
     + (Color.from_rgb(*DISAGREE_RGB), Color.from_rgb(*RING_RGB))
+    + ACTIVATION_RAMP
 )
 """One colour per index of ``tui_nn.plane`` (the two-class ramp, the many-class ramps, the
-faded class colours, the disagreement colour, the ring colour)."""
+faded class colours, the disagreement colour, the ring colour, the activation ramp)."""
 assert len(PIXEL_COLOURS) == COLOURS
 
 

@@ -31,6 +31,8 @@ class TrainerState:
     """The same, shorter, for narrow terminals."""
     run: int = 0
     """Index of the run whose figures are shown (the run on the map)."""
+    tool: str = ""
+    """What a click on the map does ('click adds class 1'), or ''."""
 
 
 SHORTEN_AT = 6
@@ -75,9 +77,11 @@ class TitleBar(Widget):
         self.target = 0
         self.epochs_per_frame = 1
         self.epochs_per_second: float | None = None
+        self.head = 0
+        """The newest epoch trained (more than ``epoch`` while looking back)."""
 
     def set(self, **changes: object) -> None:
-        """Update what the bar says: title, running, epoch, target, epochs_per_frame,
+        """Update what the bar says: title, running, epoch, target, head, epochs_per_frame,
         epochs_per_second (redraws only on a change)."""
         if "title" in changes:
             changes["title_text"] = clean(str(changes.pop("title")))
@@ -101,6 +105,8 @@ class TitleBar(Widget):
             right.append("  ")
             right.append("—" if rate is None else f"{rate:,.0f}", style("title"))
             right.append(" ep/s", style("muted"))
+        elif self.head > self.epoch:
+            right.append("◂ looking back", style("paused"))
         else:
             right.append("‖ paused", style("paused"))
             right.append("  ")
@@ -109,7 +115,10 @@ class TitleBar(Widget):
         right.append("  ")
         right.append("epoch ", style("muted"))
         right.append(f"{self.epoch:,}", style("title"))
-        if self.target:
+        if self.head > self.epoch:
+            right.append(" ")
+            right.append(f"of {self.head:,}", style("muted"))
+        elif self.target:
             right.append(f"/{self.target:,}", style("muted"))
         right.append(" ")
         left = Text(" tui-nn ", style("app"))
@@ -193,6 +202,8 @@ class StatusLine(Widget):
             out.append((9, "", "ASCII"))
         if s.probe:
             out.append((2, "probe", s.probe))
+        if s.tool:
+            out.append((1, "", s.tool))
         return out
 
     def short_forms(self) -> dict[str, str]:
