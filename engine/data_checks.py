@@ -12,12 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK
+from engine.config import (
+    MAX_BATCH_VALUES,
+    MAX_CLASSES,
+    MAX_EPOCH_WORK,
+    MAX_MEASURE_WORK,
+    MAX_TOTAL_WORK,
+)
 from engine.datasets import DataError
 from engine.network import output_units
 from engine.run import Data, build_data
 from engine.scenario import Scenario, ScenarioError
 from engine.twins import DIFFERENCE, run_keys
+
+COMPARISON_POINTS = 64 * 64
+"""At most how many points the session compares a twin with the baseline on (its grid)."""
 
 
 def load_data(scenario: Scenario) -> Data:
@@ -72,7 +81,47 @@ def check_against_data(scenario: Scenario, data: Data) -> list[str]:
             f"points x {params} parameters x {runs} runs, expected a product of at most "
             f"{MAX_TOTAL_WORK:,})"
         )
+    problems += _measurement_problems(sc, len(data.y_train) + len(data.y_test), widths, runs)
     return problems
+
+
+def measured_points(sc: Scenario, points: int, runs: int) -> tuple[int, int]:
+    """(points evaluated in all, most in one forward pass) by one measurement of every metric.
+
+    Counted generously: every run's data, the twins' comparison grids, the display grid twice
+    per run (region and disagreement figures), the OOD directions at every radius, the data
+    again for the side channel.
+    """
+    ood = sc.experiments.ood
+    grid = sc.display.grid**2
+    total = runs * points + (runs - 1) * COMPARISON_POINTS + 2 * runs * grid
+    batch = max(points, grid, COMPARISON_POINTS)
+    if ood is not None:
+        total += ood.directions * len(ood.radii)
+        batch = max(batch, ood.directions)
+    if sc.experiments.side_channel is not None:
+        total += points
+    return total, batch
+
+
+def _measurement_problems(sc: Scenario, points: int, widths: list[int], runs: int) -> list[str]:
+    """The work limits of measuring: the time of one measurement and the memory of one pass."""
+    params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
+    total, batch = measured_points(sc, points, runs)
+    ood = sc.experiments.ood
+    key = "experiments.ood.directions" if ood is not None else "display.grid"
+    if total * params > MAX_MEASURE_WORK:
+        return [
+            f"{key}: measuring is too much work (got {total:,} points evaluated x {params:,} "
+            f"parameters, expected a product of at most {MAX_MEASURE_WORK:,}; use fewer "
+            "directions or radii, a smaller grid or a smaller model)"
+        ]
+    if batch * sum(widths) > MAX_BATCH_VALUES:
+        return [
+            f"{key}: one measuring pass takes too much memory (got {batch:,} points x "
+            f"{sum(widths):,} neurons, expected a product of at most {MAX_BATCH_VALUES:,})"
+        ]
+    return []
 
 
 def _butterfly_problems(sc: Scenario, widths: list[int]) -> list[str]:

@@ -25,9 +25,13 @@ from engine.config import (
     Section,
     TrainConfig,
 )
+from engine.files import FileRefused, TooDeep, check_nesting, read_limited
+from engine.text import neutralise
 
 MAX_SCENARIO_BYTES = 256 * 1024
 """Largest scenario file read."""
+MAX_NAME = 60
+"""Longest scenario name."""
 MAX_PROBES = 32
 MAX_EXPECTATIONS = 64
 MAX_MOMENTS = 32
@@ -224,7 +228,9 @@ class Expectation(Section):
 class Scenario(Section):
     """A whole scenario file."""
 
-    name: str = Field("", max_length=60, description="Defaults to the file name.")
+    name: str = Field(
+        "", max_length=MAX_NAME, description="Defaults to the file name (cut to 60 characters)."
+    )
     title: str = Field("", max_length=120, description="One-line title.")
     description: str = Field("", max_length=4000, description="What a presenter reads out.")
     data: DataConfig = Field(default_factory=DataConfig)
@@ -350,6 +356,21 @@ def format_error(err: Any) -> list[str]:
     return [f"{where}: {problem} (got {got}, expected {expected})"]
 
 
+def _arrays_as_tuples(value: Any) -> Any:
+    """TOML arrays as tuples (what the strict sections take), tables as dicts, recursively."""
+    if isinstance(value, list):
+        return tuple(_arrays_as_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _arrays_as_tuples(v) for k, v in value.items()}
+    return value
+
+
+def default_name(source: str) -> str:
+    """The name of a scenario that sets none: its file name's stem, made a valid name."""
+    stem = neutralise(Path(source).stem, newlines=False).lstrip(".")
+    return stem[:MAX_NAME] or "scenario"
+
+
 def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scenario:
     """Validate TOML text as a scenario.
 
@@ -365,7 +386,10 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
         ScenarioError: With every problem found, one line each.
     """
     try:
+        check_nesting(text)
         raw = tomllib.loads(text)
+    except TooDeep as exc:
+        raise ScenarioError([f"{source}: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc).replace(
             "(at end of document)", f"(at line {text.count(chr(10)) + 1}, column 1)"
@@ -377,7 +401,8 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
                 [f"{source}: line {m[1]}, column {m[2]}: invalid TOML: {message}"]
             ) from None
         raise ScenarioError([f"{source}: invalid TOML: {message}"]) from None
-    raw.setdefault("name", Path(source).stem)
+    raw = _arrays_as_tuples(raw)
+    raw.setdefault("name", default_name(source))
     raw["base_dir"] = str(base_dir or "")
     raw["source"] = source
     try:
@@ -388,21 +413,15 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (see ``parse_scenario``)."""
+    """Read and validate a scenario file (see ``parse_scenario``).
+
+    Only a regular file of at most ``MAX_SCENARIO_BYTES`` is read (never a FIFO or a device).
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_SCENARIO_BYTES:
-            raise ScenarioError(
-                [f"{path}: file too large ({size} bytes, expected at most {MAX_SCENARIO_BYTES})"]
-            )
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise ScenarioError([f"{path}: is a directory, expected a .toml file"]) from None
+        text = read_limited(path, MAX_SCENARIO_BYTES).decode("utf-8")
+    except FileRefused as exc:
+        raise ScenarioError([f"{path}: {exc.reason}"]) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
     return parse_scenario(text, str(path), path.parent)

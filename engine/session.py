@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import io
+from engine.config import fit_grid
 from engine.data_checks import load_data
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED, first_divergence
@@ -276,6 +277,8 @@ class Session:
         with self._lock, np.errstate(all="ignore"):
             area = extent or self.extent
             wanted = set(range(len(self.slots)) if grid_runs is None else grid_runs)
+            if grid is not None:  # a large picture of a large model: a coarser grid
+                grid = fit_grid(grid, self.baseline.network.flat_params.size, len(wanted))
             runs = tuple(
                 self._view(slot, grid if i in wanted else None, area)
                 for i, slot in enumerate(self.slots)
