@@ -13,7 +13,7 @@ from textual.screen import Screen
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, resolve
 from tui_nn.screens.main import MainScreen
-from tui_nn.widgets.palette import ColorMode, detect_color_mode, uses_glyphs
+from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
 ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
 
@@ -25,9 +25,12 @@ class TuiNN(App[int]):
     """tui-nn: watch a tiny neural network learn, epoch by epoch.
 
     Args:
-        session: The session to show (already loaded and validated).
-        glyphs: Start in ASCII mode (no colour shading).
+        session: The session to show (already loaded and validated); the default scenario
+            when not given, so `textual run tui_nn.app:TuiNN` works.
+        glyphs: Start in ASCII mode (no colour shading); by default when the terminal shows
+            16 colours or none (Rich's detection, as Textual draws with it).
         fps: Most redraws per second.
+        story: Show the scenario's story card when it opens.
     """
 
     CSS_PATH = "app.tcss"
@@ -38,7 +41,7 @@ class TuiNN(App[int]):
         self,
         session: Session | None = None,
         *,
-        glyphs: bool = False,
+        glyphs: bool | None = None,
         fps: float = 15,
         story: bool = True,
     ) -> None:
@@ -49,7 +52,9 @@ class TuiNN(App[int]):
         """The session the app opened with."""
         self.story = story
         """Show each scenario's story card when it opens."""
-        self.glyphs = glyphs
+        self.color_mode: ColorMode = color_mode(self)
+        """What the terminal shows: 'truecolor', '256', '16' or 'none'."""
+        self.glyphs = uses_glyphs(self.color_mode) if glyphs is None else glyphs
         """Whether the trainer starts in ASCII mode."""
         self.fps = max(1.0, fps)
         """Most redraws per second."""
@@ -82,18 +87,14 @@ class TuiNN(App[int]):
         self.exit(0)
 
 
-def choose_color_mode(option: ColorOption, env: dict[str, str] | None = None) -> ColorMode:
-    """The colour mode to use: the option, or what the environment says for 'auto'."""
-    return detect_color_mode(env) if option == "auto" else option
-
-
 def set_color_system(mode: ColorMode) -> None:
-    """Make Textual draw with this colour system.
+    """Make Textual draw with this colour system (the command line's ``--color``).
 
     Textual builds its Rich console from ``textual.constants.COLOR_SYSTEM`` (read from the
     TEXTUAL_COLOR_SYSTEM variable when Textual is imported, 'auto' by default: Rich's guess from
     COLORTERM and TERM) and greys everything when NO_COLOR is set as the App is created. The
-    command line's choice is applied the same way, before the App exists.
+    choice is applied the same way, before the App exists; the App then reads it back from its
+    console (``color_mode``), so drawing and the ASCII-mode decision agree.
     """
     if mode == "none":
         os.environ["NO_COLOR"] = "1"
@@ -116,9 +117,8 @@ def run_app(
     Returns:
         The exit status.
     """
-    mode = choose_color_mode(color)
     if color != "auto":
-        set_color_system(mode)
-    app = TuiNN(session, glyphs=uses_glyphs(mode), fps=fps)
+        set_color_system(color)
+    app = TuiNN(session, fps=fps)
     app.run(mouse=mouse)
     return app.return_code or 0

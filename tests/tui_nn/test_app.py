@@ -10,7 +10,7 @@ from textual import constants
 from textual.pilot import Pilot
 
 from engine.session import Session
-from tui_nn.app import TuiNN, choose_color_mode, set_color_system
+from tui_nn.app import TuiNN, set_color_system
 from tui_nn.catalog import shipped_dir
 from tui_nn.readouts import format_probe
 from tui_nn.screens.main import BLOCK, MainScreen
@@ -236,10 +236,25 @@ async def test_glyph_mode_from_the_start() -> None:
         assert "▀" not in map_text(trainer(app).boundary)
 
 
-def test_color_option() -> None:
-    assert choose_color_mode("none") == "none"
-    assert choose_color_mode("auto", {"NO_COLOR": "1"}) == "none"
-    assert choose_color_mode("auto", {"COLORTERM": "truecolor"}) == "truecolor"
+@pytest.mark.parametrize(
+    ("env", "mode", "glyphs"),
+    [
+        ({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "truecolor", False),
+        ({"TERM": "xterm-256color"}, "256", False),
+        ({"TERM": "xterm"}, "16", True),  # Rich draws 16 colours here: so does the map
+        ({"TERM": "dumb"}, "none", True),
+        ({"TERM": "xterm-256color", "NO_COLOR": "1"}, "none", True),
+    ],
+)
+def test_one_colour_detection_for_drawing_and_ascii_mode(
+    env: dict[str, str], mode: str, glyphs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", "auto")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    assert (app.color_mode, app.glyphs) == (mode, glyphs)
 
 
 @pytest.mark.parametrize(("mode", "rich_name"), [("256", "256"), ("16", "standard")])

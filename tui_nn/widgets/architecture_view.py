@@ -24,7 +24,7 @@ from textual.events import Resize
 from textual.widgets import Static
 
 from engine.snapshot import LayerView, Snapshot
-from tui_nn.widgets.palette import ACTIVATION_RAMP
+from tui_nn.widgets.palette import Palette, default_palette
 from tui_nn.widgets.panel import Panel
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -33,8 +33,6 @@ STATUS_GLYPHS = {"ok": "●", "dead": "✕", "saturated": "◐"}
 """Neuron glyph per status in colour mode."""
 ASCII_STATUS_GLYPHS = {"ok": "o", "dead": "x", "saturated": "s"}
 """Neuron glyph per status in glyph mode."""
-NEGATIVE_STYLE = Style(color=ACTIVATION_RAMP[0])
-POSITIVE_STYLE = Style(color=ACTIVATION_RAMP[-1])
 
 
 @dataclass(frozen=True)
@@ -46,20 +44,35 @@ class Styles:
     ok: Style
     dead: Style
     saturated: Style
+    negative: Style
+    """Negative weights: the activation ramp's negative end."""
+    positive: Style
+    """Positive weights: its positive end."""
+
+
+def _signs(palette: Palette) -> tuple[Style, Style]:
+    return Style(color=palette.activation[0]), Style(color=palette.activation[-1])
 
 
 DEFAULT_STYLES = Styles(
-    Style(bold=True), Style(dim=True), Style(), Style(color="red"), Style(color="yellow")
+    Style(bold=True),
+    Style(dim=True),
+    Style(),
+    Style(color="red"),
+    Style(color="yellow"),
+    *_signs(default_palette()),
 )
 """Styles for drawing outside a widget (reports, tests)."""
 
 
-def weight_cell(value: float, scale: float, glyphs: bool) -> tuple[str, Style]:
+def weight_cell(
+    value: float, scale: float, glyphs: bool, styles: Styles = DEFAULT_STYLES
+) -> tuple[str, Style]:
     """One weight as a bar (or sign and digit in glyph mode) with its sign's style."""
     if not math.isfinite(value):
         return ("?" if not glyphs else "??"), Style(bold=True)
     level = 0.0 if scale <= 0 else min(1.0, abs(value) / scale)
-    style = NEGATIVE_STYLE if value < 0 else POSITIVE_STYLE
+    style = styles.negative if value < 0 else styles.positive
     if glyphs:
         return ("-" if value < 0 else "+") + str(round(level * 9)), Style()
     return BARS[min(len(BARS) - 1, int(level * len(BARS)))], style
@@ -113,10 +126,14 @@ def _columns_block(
 
     for r in range(layer.n_in):
         lines.append(
-            row(f"x{r + 1}", [weight_cell(w, scale, glyphs) for w in layer.weight[r].tolist()])
+            row(
+                f"x{r + 1}",
+                [weight_cell(w, scale, glyphs, styles) for w in layer.weight[r].tolist()],
+            )
         )
     if layer.bias is not None:
-        lines.append(row("b", [weight_cell(b, scale, glyphs) for b in layer.bias.tolist()]))
+        bias = [weight_cell(b, scale, glyphs, styles) for b in layer.bias.tolist()]
+        lines.append(row("b", bias))
     lines.append(row("", [_status_cell(s, glyphs, styles) for s in layer.status]))
     return lines
 
@@ -130,10 +147,10 @@ def _rows_block(layer: LayerView, scale: float, glyphs: bool, styles: Styles) ->
         text.append(glyph, style)
         text.append(" ")
         for w in layer.weight[:, j].tolist():
-            text.append(*weight_cell(w, scale, glyphs))
+            text.append(*weight_cell(w, scale, glyphs, styles))
         if layer.bias is not None:
             text.append(" b", styles.muted)
-            text.append(*weight_cell(float(layer.bias[j]), scale, glyphs))
+            text.append(*weight_cell(float(layer.bias[j]), scale, glyphs, styles))
         lines.append(text)
     return lines
 
@@ -241,7 +258,12 @@ class ArchitectureView(Panel, VerticalScroll):
             return self.get_component_rich_style(f"architecture-view--{name}", partial=True)
 
         return Styles(
-            style("title"), style("muted"), style("ok"), style("dead"), style("saturated")
+            style("title"),
+            style("muted"),
+            style("ok"),
+            style("dead"),
+            style("saturated"),
+            *_signs(self.palette),
         )
 
     def _redraw(self) -> None:

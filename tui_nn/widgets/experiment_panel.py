@@ -17,9 +17,10 @@ from textual.widgets import Static
 
 from engine.experiments.view import ExperimentView
 from engine.snapshot import Snapshot
+from tui_nn.plane import CLASSES_SHOWN
 from tui_nn.story import experiment_text
 from tui_nn.widgets.curve_plot import Curve, CurvePlot, legend_segments
-from tui_nn.widgets.palette import CLASS_RGB, run_colours
+from tui_nn.widgets.palette import run_colours
 from tui_nn.widgets.panel import Panel
 
 NO_EXPERIMENT = (
@@ -115,7 +116,7 @@ class ExperimentPanel(Panel, VerticalScroll):
                 width,
                 glyphs=self.glyphs,
                 title=Style.parse(f"bold {title}") if title else Style(bold=True),
-                class_styles=[Style(color=f"rgb{rgb}") for rgb in CLASS_RGB],
+                class_styles=[self.palette.class_style(c) for c in range(CLASSES_SHOWN)],
             )
             section.text.update(text)
             if section.has_chart and view.series:

@@ -20,8 +20,8 @@ from textual.events import Resize
 from textual.strip import Strip
 
 from engine.snapshot import Snapshot
-from tui_nn.plane import nearest
-from tui_nn.widgets.palette import ACTIVATION_STYLES, ASCII_ACTIVATION_GLYPHS, LEVELS
+from tui_nn.plane import LEVELS, nearest
+from tui_nn.widgets.palette import ASCII_ACTIVATION_GLYPHS
 from tui_nn.widgets.panel import Panel
 
 MIN_THUMB_WIDTH = 4
@@ -202,8 +202,9 @@ class NeuronMaps(Panel):
         index = np.clip(scaled.astype(np.int64), 0, 2 * LEVELS - 1)
         index[np.isnan(sample)] = LEVELS
         index = index.tolist()
+        style = self.palette.activation_style
         return [
-            [Segment("▀", ACTIVATION_STYLES[t][b]) for t, b in zip(upper, lower, strict=True)]
+            [Segment("▀", style(t, b)) for t, b in zip(upper, lower, strict=True)]
             for upper, lower in zip(index[0::2], index[1::2], strict=True)
         ]
 
