@@ -11,7 +11,14 @@ from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from engine.text import describe_character, first_unsafe
 
@@ -66,6 +73,10 @@ LossName = Literal[
 ]
 
 
+LOADER_FIELDS = ("base_dir", "source")
+"""Fields the loader sets (from the file's path), not the file: not checked as file text."""
+
+
 class Section(BaseModel):
     """Base of every configuration section: immutable, strict, and unknown keys are errors.
 
@@ -79,7 +90,9 @@ class Section(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _printable(cls, value: Any) -> Any:
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in LOADER_FIELDS:
+            return value
         for item in value if isinstance(value, tuple) else (value,):
             if isinstance(item, str) and (bad := first_unsafe(item)) is not None:
                 position, ch = bad

@@ -21,6 +21,8 @@ import os
 import re
 import secrets
 import stat
+import tomllib
+from typing import Any
 
 PathLike = str | os.PathLike[str]
 
@@ -151,6 +153,30 @@ def check_nesting(text: str, *, syntax: str = "toml", limit: int = MAX_NESTING) 
                 raise TooDeep(line, column, limit)
         elif token in "]}":
             depth = max(0, depth - 1)
+
+
+class BadToml(ValueError):
+    """A TOML text that does not parse; ``str(err)`` is 'line L, column C: invalid TOML: ...'."""
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML text as a dict, after :func:`check_nesting` (the one way a file's TOML is read).
+
+    Raises:
+        TooDeep: If arrays or tables nest deeper than ``MAX_NESTING``.
+        BadToml: If the text is not TOML; the message names the line and column.
+    """
+    check_nesting(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        end = f"(at line {text.count(chr(10)) + 1}, column 1)"
+        message = str(exc).replace("(at end of document)", end)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        if where is None:
+            raise BadToml(f"invalid TOML: {message}") from None
+        reason = message[: where.start()].strip()
+        raise BadToml(f"line {where[1]}, column {where[2]}: invalid TOML: {reason}") from None
 
 
 def _temp_prefix(target: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +24,7 @@ from engine.config import (
     Section,
     TrainConfig,
 )
-from engine.files import FileRefused, TooDeep, check_nesting, read_limited
+from engine.files import BadToml, FileRefused, TooDeep, parse_toml, read_limited
 from engine.text import neutralise
 
 MAX_SCENARIO_BYTES = 256 * 1024
@@ -386,21 +385,9 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
         ScenarioError: With every problem found, one line each.
     """
     try:
-        check_nesting(text)
-        raw = tomllib.loads(text)
-    except TooDeep as exc:
+        raw = parse_toml(text)
+    except (TooDeep, BadToml) as exc:
         raise ScenarioError([f"{source}: {exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc).replace(
-            "(at end of document)", f"(at line {text.count(chr(10)) + 1}, column 1)"
-        )
-        m = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        if m:
-            message = message[: m.start()].strip()
-            raise ScenarioError(
-                [f"{source}: line {m[1]}, column {m[2]}: invalid TOML: {message}"]
-            ) from None
-        raise ScenarioError([f"{source}: invalid TOML: {message}"]) from None
     raw = _arrays_as_tuples(raw)
     raw.setdefault("name", default_name(source))
     raw["base_dir"] = str(base_dir or "")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import ClassVar, Literal
 
 from textual import constants
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, resolve
+from tui_nn.keymap import default_keymap_path, load_keymap
+from tui_nn.screens.dialogs import ErrorDialog, GoToDialog, SaveDialog
+from tui_nn.screens.help import HelpScreen
+from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
+from tui_nn.screens.picker import PickerScreen
 from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
 ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
@@ -36,6 +43,11 @@ class TuiNN(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-nn"
     ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Textual asks "do you want to quit?" on Ctrl+C; here it quits, as in other programs.
+        # A text field's own Ctrl+C (copy) still comes first while it has the focus.
+        Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit_ctrl_c", tooltip="Quit"),
+    ]
 
     def __init__(
         self,
@@ -44,8 +56,11 @@ class TuiNN(App[int]):
         glyphs: bool | None = None,
         fps: float = 15,
         story: bool = True,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.user_keymap = dict(keymap or {})
+        """Binding id -> keys from the user's keymap file (see ``tui_nn.keymap``)."""
         if session is None:  # `textual run tui_nn.app:TuiNN` and friends: the default scenario
             session = Session.from_file(resolve(DEFAULT_SCENARIO))
         self.session = session
@@ -58,6 +73,10 @@ class TuiNN(App[int]):
         """Whether the trainer starts in ASCII mode."""
         self.fps = max(1.0, fps)
         """Most redraws per second."""
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
 
     def get_default_screen(self) -> Screen[None]:
         return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps, story=self.story)
@@ -102,8 +121,24 @@ def set_color_system(mode: ColorMode) -> None:
         constants.COLOR_SYSTEM = RICH_COLOR_SYSTEMS[mode]  # type: ignore[misc]
 
 
+def binding_ids() -> set[str]:
+    """Every binding id a keymap may remap: the trainer's, its dialogs' and the app's."""
+    screens = (TuiNN, MainScreen, HelpScreen, PickerScreen, ErrorDialog, SaveDialog, GoToDialog)
+    return {
+        binding.id
+        for screen in (*screens, LossChartScreen)
+        for binding in screen.BINDINGS
+        if isinstance(binding, Binding) and binding.id
+    }
+
+
 def run_app(
-    session: Session, *, color: ColorOption = "auto", mouse: bool = True, fps: float = 15
+    session: Session,
+    *,
+    color: ColorOption = "auto",
+    mouse: bool = True,
+    fps: float = 15,
+    keymap: Path | None = None,
 ) -> int:
     """Run the trainer on a session until the user quits.
 
@@ -113,12 +148,17 @@ def run_app(
             16 colours and none draw the plane with glyphs (ASCII mode).
         mouse: Whether the app takes the mouse (off: the terminal keeps text selection).
         fps: Most redraws per second.
+        keymap: A keymap file; by default the one in the user's configuration folder, if any.
 
     Returns:
         The exit status.
+
+    Raises:
+        KeymapError: If the keymap file cannot be used (before anything is drawn).
     """
+    mapping = load_keymap(keymap or default_keymap_path(), binding_ids(), required=bool(keymap))
     if color != "auto":
         set_color_system(color)
-    app = TuiNN(session, fps=fps)
+    app = TuiNN(session, fps=fps, keymap=mapping)
     app.run(mouse=mouse)
     return app.return_code or 0

@@ -71,7 +71,8 @@ def resolve(name_or_path: str) -> Path:
     if mode is not None and stat.S_ISREG(mode):
         return path
     shipped = shipped_dir() / f"{name_or_path}.toml"
-    if shipped.is_file():
+    shipped_mode = _kind_of(shipped)
+    if shipped_mode is not None and stat.S_ISREG(shipped_mode):
         return shipped
     if mode is not None:  # something else is there: the loader says what
         return path

@@ -28,6 +28,7 @@ from tui_nn.commands import (
     cmd_validate,
     say,
 )
+from tui_nn.keymap import KeymapError
 from tui_nn.output import OutputError, guarded_output
 
 __all__ = ["EXIT_OK", "EXIT_USAGE", "main"]
@@ -114,8 +115,8 @@ def _dispatch(command: Callable[[list[str]], int] | None, args: list[str]) -> in
         raise
     except ScenarioError as exc:
         lines = exc.errors
-    except (WeightFileError, CliError) as exc:
-        lines = exc.lines if isinstance(exc, CliError) else [str(exc)]
+    except (WeightFileError, CliError, KeymapError) as exc:
+        lines = [str(exc)] if isinstance(exc, WeightFileError) else exc.lines
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Terminated as exc:

@@ -100,6 +100,12 @@ def app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-mouse", action="store_true", help="ignore the mouse")
     parser.add_argument(
+        "--keymap",
+        type=Path,
+        metavar="FILE",
+        help="remap keys by binding id (default: ~/.config/tui-nn/keymap.toml if it exists)",
+    )
+    parser.add_argument(
         "--fps", type=_fps, default=15.0, help="screen updates per second while training (1..60)"
     )
     return parser
@@ -281,6 +287,19 @@ def cmd_run(argv: list[str]) -> int:
     return EXIT_OK
 
 
+DUMB_TERMINALS = ("dumb", "unknown")
+"""TERM values of terminals that cannot move the cursor (Rich treats them the same way)."""
+
+
+def _dumb_terminal_message(name: str) -> str:
+    term = os.environ.get("TERM", "")
+    return (
+        f"tui-nn: TERM={term} cannot draw the trainer (it needs cursor movement and colours); "
+        f"run it in a terminal such as xterm (TERM=xterm-256color), or train headless with "
+        f"`tui-nn run {name}`"
+    )
+
+
 def _not_interactive_message(name: str) -> str:
     via_ssh = bool(os.environ.get("SSH_CONNECTION"))
     where = "this SSH session has no terminal" if via_ssh else "stdin or stdout is not a terminal"
@@ -300,9 +319,20 @@ def cmd_app(argv: list[str]) -> int:
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         say(_not_interactive_message(args.scenario), err=True)
         return EXIT_USAGE
+    if not served and os.environ.get("TERM", "").lower() in DUMB_TERMINALS:
+        say(_dumb_terminal_message(args.scenario), err=True)
+        return EXIT_USAGE
     from tui_nn.app import run_app  # only here: headless commands never import Textual
 
-    return int(run_app(session, color=args.color, mouse=not args.no_mouse, fps=args.fps))
+    return int(
+        run_app(
+            session,
+            color=args.color,
+            mouse=not args.no_mouse,
+            fps=args.fps,
+            keymap=args.keymap,
+        )
+    )
 
 
 def cmd_serve(argv: list[str]) -> int:

@@ -16,6 +16,7 @@ from tui_nn.readouts import format_probe
 from tui_nn.screens.main import BLOCK, MainScreen
 from tui_nn.training import SPEEDS
 from tui_nn.widgets.boundary_map import ZOOMS, BoundaryMap
+from tui_nn.widgets.caption_bar import CaptionBar
 from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 MOONS = shipped_dir() / "moons.toml"
@@ -298,7 +299,9 @@ async def test_t_without_twins_says_so() -> None:
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("t")
         assert trainer(app).boundary.view.runs == (0,)
-        assert any("one run" in n.message for n in app._notifications)
+        # Said in the caption bar above the panels, not in a toast over them.
+        assert "one run" in app.query_one(CaptionBar).caption
+        assert not app._notifications
 
 
 async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from tui_nn.screens.help import HelpScreen
 from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.picker import PickerScreen
+from tui_nn.widgets.caption_bar import CaptionBar
 
 MOONS = shipped_dir() / "moons.toml"
 
@@ -53,7 +54,8 @@ async def test_s_saves_weights_that_load(tmp_path: Path, monkeypatch: pytest.Mon
         weights = io.load_weights(expected, session.architecture())
         assert len(weights) == len(session.baseline.weights())
         sha = io.sha256_file(expected)
-        assert any(sha[:16] in n.message for n in app._notifications)
+        caption = app.query_one(CaptionBar).caption
+        assert sha[:16] in caption and str(expected) in caption
 
 
 async def test_s_to_an_impossible_path_shows_an_error(tmp_path: Path) -> None:

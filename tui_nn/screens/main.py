@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
 
@@ -26,11 +27,11 @@ from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.session_files import SessionFiles
 from tui_nn.screens.story_card import StoryCard
-from tui_nn.story import clean
+from tui_nn.story import plain
 from tui_nn.training import SPEEDS, SpeedMeter, train_loop
 from tui_nn.widgets.architecture_view import ArchitectureView
 from tui_nn.widgets.boundary_map import BoundaryMap, MapView, map_views, opening_view
-from tui_nn.widgets.caption_bar import CaptionBar
+from tui_nn.widgets.caption_bar import CaptionBar, CaptionKind
 from tui_nn.widgets.experiment_panel import ExperimentPanel
 from tui_nn.widgets.loss_panel import LossPanel
 from tui_nn.widgets.map_legend import MapLegend
@@ -42,6 +43,8 @@ BLOCK = 100
 """Epochs that `N` trains at once."""
 WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
+LARGE = (150, 45)
+"""From this size the neuron maps get more room and the network panel less."""
 TINY = (40, 12)
 """Below this size the screen asks for more room instead of drawing panels."""
 PANES = (
@@ -52,6 +55,8 @@ PANES = (
     ("neurons", "Neurons", "Hidden neurons"),
 )
 """(pane id, tab label, panel title), in tab order; the map comes first."""
+NOTICE_SECONDS = 5
+"""How long a notice stays in the caption bar."""
 TOO_SMALL = "Terminal too small\nneeds {} x {}, is {} x {}\nmake it larger"
 
 
@@ -176,16 +181,32 @@ class MainScreen(SessionFiles):
             panel.data_bind(MainScreen.glyphs)
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
+        # The plane's colours come from the theme: a new theme redraws every panel.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
         self.call_after_refresh(self.redraw)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """The trainer's notices go to the caption bar above the panels, never over them."""
+        kind: CaptionKind = "error" if severity == "error" else "notice"
+        self.query_one(CaptionBar).say(message, kind, title, timeout=timeout or NOTICE_SECONDS)
 
     def _apply_layout(self, width: int, height: int) -> None:
         tiny = width < TINY[0] or height < TINY[1]
         wide = not tiny and width >= WIDE[0] and height >= WIDE[1]
         self.set_class(tiny, "-tiny")
         self.set_class(wide, "-wide")
+        self.set_class(wide and width >= LARGE[0] and height >= LARGE[1], "-large")
         self.set_class(not tiny and not wide, "-narrow")
         if tiny:
             self.query_one("#too-small", Static).update(TOO_SMALL.format(*TINY, width, height))
@@ -293,9 +314,9 @@ class MainScreen(SessionFiles):
         """The map pane's title (what it shows), subtitle (the headline) and legend."""
         pane = self.query_one("#boundary")
         view = self.boundary.view
-        pane.border_title = clean(f"Map: {view.title(snapshot)}")
-        pane.border_subtitle = (
-            clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
+        pane.border_title = plain(f"Map: {view.title(snapshot)}")
+        pane.border_subtitle = plain(
+            snapshot.experiments[0].headline if snapshot.experiments else ""
         )
         items = legend(snapshot, self.boundary.raster, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
