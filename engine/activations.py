@@ -2,8 +2,13 @@
 
 Every function keeps the dtype of its input: a float16 forward pass stays in float16.
 ``backward`` receives the pre-activation ``z``, the activation ``a = forward(z)`` and the
-upstream gradient ``dL/da``, and returns ``dL/dz``. Where the derivative is cheaper in terms
-of ``a`` (sigmoid, tanh) it uses ``a``.
+upstream gradient ``dL/da``, and returns ``dL/dz``; it may write the result over ``dL/da`` (the
+layer above's scratch array). Where the derivative is cheaper in terms
+of ``a`` (sigmoid, tanh) it uses ``a``. ``forward`` writes into ``out`` when given one (the
+layer's own array, reused every pass) and returns it.
+
+Every function works on a leading axis of stacked models as on one model: element-wise maths is
+the same per element, and softmax's row sums are matrix products (see ``engine.arrays``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from engine.arrays import ONE, ZERO, row_sums
+
 Array = npt.NDArray[np.floating]
+
+_SMALL = 16384
+"""Elements up to which ReLU's backward pass copies its mask to floats (see ReLU.backward)."""
 
 
 class Activation(Protocol):
@@ -23,7 +33,7 @@ class Activation(Protocol):
     @property
     def name(self) -> str: ...
 
-    def forward(self, z: Array) -> Array: ...
+    def forward(self, z: Array, out: Array | None = None) -> Array: ...
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array: ...
 
@@ -34,10 +44,14 @@ class Sigmoid:
 
     name: str = "sigmoid"
 
-    def forward(self, z: Array) -> Array:
+    def forward(self, z: Array, out: Array | None = None) -> Array:
         # exp(-z) overflows to inf for z << 0 and 1 / inf is the right limit, 0; callers that
         # train many epochs silence the warning once around the loop, not here per call.
-        return 1 / (1 + np.exp(-z))
+        one = ONE[z.dtype]
+        e = np.negative(z, out=out)  # 1 / (1 + exp(-z)), step by step in one array
+        np.exp(e, out=e)
+        np.add(e, one, out=e)
+        return np.divide(one, e, out=e)
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         return grad_a * (a * (1 - a))
@@ -49,8 +63,8 @@ class Tanh:
 
     name: str = "tanh"
 
-    def forward(self, z: Array) -> Array:
-        return np.tanh(z)
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return np.tanh(z, out=out)
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         return grad_a * (1 - a * a)
@@ -62,11 +76,16 @@ class ReLU:
 
     name: str = "relu"
 
-    def forward(self, z: Array) -> Array:
-        return np.maximum(z, 0)
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return np.maximum(z, ZERO[z.dtype], out=out)
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
-        return grad_a * (z > 0)
+        mask = np.greater(z, ZERO[z.dtype])  # grad_a * (z > 0), in place
+        if mask.size <= _SMALL:
+            # NumPy multiplies by a boolean array through a casting buffer; for a small array a
+            # float copy of the mask is quicker, for a large one the copy costs more.
+            mask = mask.astype(z.dtype)
+        return np.multiply(grad_a, mask, out=grad_a)
 
 
 @dataclass(frozen=True)
@@ -76,8 +95,10 @@ class LeakyReLU:
     slope: float = 0.01
     name: str = "leaky_relu"
 
-    def forward(self, z: Array) -> Array:
-        return np.where(z > 0, z, z * z.dtype.type(self.slope))
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        # For 0 < slope < 1, max(z, slope z) is z where z > 0 and slope z elsewhere.
+        scaled = np.multiply(z, z.dtype.type(self.slope), out=out)
+        return np.maximum(z, scaled, out=scaled)
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         return np.where(z > 0, grad_a, grad_a * grad_a.dtype.type(self.slope))
@@ -89,8 +110,11 @@ class Linear:
 
     name: str = "linear"
 
-    def forward(self, z: Array) -> Array:
-        return z
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return z
+        np.copyto(out, z)
+        return out
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         return grad_a
@@ -102,13 +126,14 @@ class Softmax:
 
     name: str = "softmax"
 
-    def forward(self, z: Array) -> Array:
+    def forward(self, z: Array, out: Array | None = None) -> Array:
         # Subtracting the row maximum changes nothing mathematically and keeps exp finite.
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        e = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        np.exp(e, out=e)
+        return np.divide(e, row_sums(e), out=e)
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
-        return a * (grad_a - (grad_a * a).sum(axis=1, keepdims=True))
+        return a * (grad_a - row_sums(grad_a * a))
 
 
 HIDDEN_ACTIVATIONS: dict[str, Activation] = {

@@ -73,6 +73,12 @@ LossName = Literal[
 ]
 
 
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
 LOADER_FIELDS = ("base_dir", "source")
 """Fields the loader sets (from the file's path), not the file: not checked as file text."""
 
@@ -81,12 +87,20 @@ class Section(BaseModel):
     """Base of every configuration section: immutable, strict, and unknown keys are errors.
 
     Strict: an integer key takes only an integer (not ``10.0`` or ``'10'``), a boolean only
-    ``true``/``false`` (not ``1``), a string only a string; a float key takes an integer. TOML
-    arrays arrive as tuples (``engine.scenario`` converts them). Every string must be plain
+    ``true``/``false`` (not ``1``), a string only a string; a float key takes an integer.
+    Arrays (lists) are taken as the tuples the fields hold. Every string must be plain
     printable text: a control or format character (an escape sequence) is refused.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arrays_as_tuples(cls, data: Any) -> Any:
+        """Lists (TOML arrays, or values built in Python) as the tuples the fields hold."""
+        if isinstance(data, dict):
+            return {key: _tuples(value) for key, value in data.items()}
+        return data
 
     @field_validator("*", mode="after")
     @classmethod
@@ -141,6 +155,11 @@ class DataConfig(Section):
         description="csv: file of x1,x2,label rows in the scenario's folder or below it.",
     )
     test_fraction: float = Field(0.2, ge=0, lt=1, description="Share of points held out.")
+    split: Literal["random", "ordered"] = Field(
+        "random",
+        description="random: the held-out points are drawn with `seed`; ordered: the last "
+        "rows are held out and the rest train in file order.",
+    )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of data generation and split.")
 
     @model_validator(mode="after")
@@ -189,6 +208,16 @@ class ModelConfig(Section):
     init: InitConfig = Field(default_factory=InitConfig)
 
 
+class DPConfig(Section):
+    """DP-SGD: each example's gradient clipped to norm ``clip``, then Gaussian noise added."""
+
+    clip: float = Field(1.0, gt=0, le=1e6, description="Largest norm of one example's gradient.")
+    noise_multiplier: float = Field(
+        1.0, ge=0, le=1000, description="Noise standard deviation as a multiple of `clip`."
+    )
+    delta: float = Field(1e-5, gt=0, lt=1, description="The delta the epsilon is stated at.")
+
+
 class TrainConfig(Section):
     """Loss, optimiser, precision and schedule."""
 
@@ -210,6 +239,7 @@ class TrainConfig(Section):
         False, description="Keep float32 master weights for a float16 run."
     )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of initial weights and batches.")
+    dp: DPConfig | None = Field(None, description="Train with DP-SGD (absent: plain updates).")
 
     @model_validator(mode="after")
     def _master_weights_need_low_precision(self) -> TrainConfig:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.attacks import backdoor
 from engine.config import (
     MAX_BATCH_VALUES,
     MAX_CLASSES,
@@ -43,6 +44,8 @@ def load_data(scenario: Scenario) -> Data:
     problems = check_against_data(scenario, data)
     if problems:
         raise ScenarioError([f"{src}: {line}" for line in problems])
+    if scenario.experiments.backdoor is not None:
+        data = backdoor.stamp(data, scenario.experiments.backdoor)
     return data
 
 
@@ -64,9 +67,11 @@ def check_against_data(scenario: Scenario, data: Data) -> list[str]:
             f"model.output: {sc.model.output} separates two classes "
             f"(got {k} classes in the data, expected output = 'softmax')"
         )
-    widths = [2, *sc.model.hidden, output_units(sc.model, k)]
+    inputs = 3 if sc.experiments.backdoor is not None else data.x_train.shape[1]
+    widths = [inputs, *sc.model.hidden, output_units(sc.model, k)]
     problems += _butterfly_problems(sc, widths)
     problems += _poison_problems(sc, data)
+    problems += _attack_problems(sc, data)
     problems += _display_problems(sc)
     params = sum((i + 1) * o for i, o in itertools.pairwise(widths))
     runs = len(run_keys(sc))
@@ -163,6 +168,34 @@ def _poison_problems(sc: Scenario, data: Data) -> list[str]:
         problems.append(
             f"experiments.poison.target_class: no training point has this class "
             f"(got {p.target_class})"
+        )
+    return problems
+
+
+def _attack_problems(sc: Scenario, data: Data) -> list[str]:
+    ex = sc.experiments
+    n = len(data.y_train)
+    problems = []
+    if ex.leakage is not None and ex.leakage.example >= n:
+        problems.append(
+            f"experiments.leakage.example: not a training point (got {ex.leakage.example}, "
+            f"expected 0..{n - 1})"
+        )
+    if ex.leakage is not None and ex.leakage.batch > n:
+        problems.append(
+            f"experiments.leakage.batch: more than the training points (got {ex.leakage.batch}, "
+            f"expected at most {n})"
+        )
+    b = ex.backdoor
+    if b is not None and not np.any(data.y_train != b.target_class):
+        problems.append(
+            f"experiments.backdoor.target_class: every training point already has it (got "
+            f"{b.target_class}, expected a class some points do not have)"
+        )
+    if b is not None and b.target_class >= data.n_classes:
+        problems.append(
+            f"experiments.backdoor.target_class: no such class (got {b.target_class}, "
+            f"expected 0..{data.n_classes - 1})"
         )
     return problems
 

@@ -103,10 +103,7 @@ def sha256_file(path: PathLike) -> str:
     Raises:
         WeightFileError: If the file cannot be read.
     """
-    try:
-        return hashlib.sha256(read_limited(path, MAX_WEIGHT_FILE_BYTES)).hexdigest()
-    except FileRefused as exc:
-        raise WeightFileError(path, exc.reason) from None
+    return hashlib.sha256(read_weight_file(path)).hexdigest()
 
 
 def save_weights(
@@ -177,8 +174,24 @@ def save_weights(
     return hashlib.sha256(data).hexdigest()
 
 
+def read_weight_file(path: PathLike) -> bytes:
+    """A weight file's bytes, refusing anything but a regular file within the size limit.
+
+    Raises:
+        WeightFileError: If the file is missing, not a regular file or too large.
+    """
+    try:
+        return read_limited(path, MAX_WEIGHT_FILE_BYTES)
+    except FileRefused as exc:
+        raise WeightFileError(path, exc.reason) from None
+
+
 def load_weights(
-    path: PathLike, architecture: Sequence[Mapping[str, object]], dtype: str | None = None
+    path: PathLike,
+    architecture: Sequence[Mapping[str, object]],
+    dtype: str | None = None,
+    *,
+    data: bytes | None = None,
 ) -> list[LayerParams]:
     """Load layer weights from a safetensors file, refusing anything unexpected.
 
@@ -187,6 +200,8 @@ def load_weights(
         architecture: The expected layers, as passed to :func:`save_weights`.
         dtype: If given, every tensor must have this dtype; otherwise all tensors must share one
             of float16, float32 or float64. Non-finite values are allowed.
+        data: The file's bytes, already read (and hashed) by the caller; ``path`` then only
+            names the file in errors.
 
     Returns:
         One ``(weight, bias)`` pair per layer (``bias`` is ``None`` for layers without one), as
@@ -199,10 +214,8 @@ def load_weights(
     arch = _normalize_architecture(path, architecture)
     if dtype is not None and dtype not in FLOAT_DTYPES:
         raise WeightFileError(path, f"requested dtype {dtype!r} is not one of {FLOAT_DTYPES}")
-    try:
-        data = read_limited(path, MAX_WEIGHT_FILE_BYTES)
-    except FileRefused as exc:
-        raise WeightFileError(path, exc.reason) from None
+    if data is None:
+        data = read_weight_file(path)
     try:
         loaded = safetensors.numpy.load(data)
         # safetensors has validated the header; json only extracts its metadata.

@@ -32,7 +32,9 @@ def accuracy(outputs: Array, y: Labels) -> float:
     """Share of rows whose predicted class equals the label (NaN for no rows)."""
     if len(y) == 0:
         return float("nan")
-    return float(np.mean(predicted_classes(outputs) == y))
+    if outputs.shape[1] == 1:  # the threshold of predicted_classes without its int copy
+        return np.count_nonzero((outputs[:, 0] > 0.5) == y) / len(y)
+    return np.count_nonzero(predicted_classes(outputs) == y) / len(y)
 
 
 def active_unit_counts(network: Network, x: Array) -> npt.NDArray[np.int64]:
@@ -77,6 +79,18 @@ def grid_points(extent: Extent, width: int, height: int) -> Array:
     return np.column_stack([gx.ravel(), gy.ravel()])
 
 
+def plane_inputs(points: Array, n_inputs: int, extra: tuple[float, ...] = ()) -> Array:
+    """Points of the plane as a network's inputs: inputs beyond the two set to ``extra`` (0).
+
+    A network with an extra feature (a backdoor's trigger) sees the plane as one slice.
+    """
+    if n_inputs <= points.shape[1]:
+        return points
+    values = np.zeros(n_inputs - points.shape[1])
+    values[: len(extra)] = extra[: len(values)]
+    return np.hstack([points, np.broadcast_to(values, (len(points), len(values)))])
+
+
 @dataclass(frozen=True)
 class GridOutputs:
     """The model's output and every hidden neuron's activation over a grid of the plane."""
@@ -88,9 +102,13 @@ class GridOutputs:
     """(height, width): predicted class per cell."""
     hidden: tuple[npt.NDArray[np.float64], ...]
     """Per hidden layer, (units, height, width) activations."""
+    extra: tuple[float, ...] = ()
+    """The values of the inputs beyond the plane's two in this slice (empty for 2 inputs)."""
 
 
-def evaluate_grid(network: Network, extent: Extent, width: int, height: int) -> GridOutputs:
+def evaluate_grid(
+    network: Network, extent: Extent, width: int, height: int, extra: tuple[float, ...] = ()
+) -> GridOutputs:
     """Evaluate the network over a grid in one vectorised forward pass.
 
     Args:
@@ -98,11 +116,13 @@ def evaluate_grid(network: Network, extent: Extent, width: int, height: int) -> 
         extent: The rectangle of the plane to cover.
         width: Cells across.
         height: Cells down (row 0 is the top edge, largest y).
+        extra: Values of the inputs beyond the two of the plane (0 for any not given).
 
     Returns:
         Output, predicted class and hidden activations per cell, all float64.
     """
-    points = grid_points(extent, width, height).astype(network.dtype)
+    n_in = network.layers[0].n_in
+    points = plane_inputs(grid_points(extent, width, height), n_in, extra).astype(network.dtype)
     with np.errstate(all="ignore"):
         layers = network.predict_all(points)
     out = layers[-1]
@@ -114,12 +134,13 @@ def evaluate_grid(network: Network, extent: Extent, width: int, height: int) -> 
         hidden=tuple(
             h.astype(np.float64).T.reshape(h.shape[1], height, width) for h in layers[:-1]
         ),
+        extra=tuple(float(v) for v in points[0, 2:]) if n_in > 2 and len(points) else (),
     )
 
 
 def region_changed(a: Network, b: Network, extent: Extent, cells: int) -> float:
     """Share of a cells x cells grid over ``extent`` where a and b predict different classes."""
-    points = grid_points(extent, cells, cells)
+    points = plane_inputs(grid_points(extent, cells, cells), a.layers[0].n_in)
     with np.errstate(all="ignore"):
         ca = predicted_classes(a.predict(points.astype(a.dtype)))
         cb = predicted_classes(b.predict(points.astype(b.dtype)))

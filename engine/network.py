@@ -20,38 +20,42 @@ Array = npt.NDArray[np.floating]
 class Network:
     """A feed-forward network ``layers[0] -> ... -> layers[-1]`` with a loss.
 
-    All arrays share one dtype; the arithmetic of forward and backward runs in it.
+    All arrays share one dtype; the arithmetic of forward and backward runs in it. The layers
+    may hold K stacked models (weights ``(K, n_in, n_out)``): then every array below has that
+    leading axis too, and the network trains the K models at once.
     """
 
     def __init__(self, layers: Sequence[Dense], loss: Loss) -> None:
         self.layers = list(layers)
         self.loss = loss
         self.fused = loss.fused_activation == self.layers[-1].activation.name
+        self.lead: tuple[int, ...] = self.layers[0].lead
+        """The stacking axes: () for one model, (K,) for K models."""
         dtype = self.layers[0].weight.dtype
-        sizes = [p.size for layer in self.layers for p in layer.params()]
-        self.flat_params: Array = np.empty(sum(sizes), dtype=dtype)
+        shapes = [layer.params_block.shape[-2:] for layer in self.layers]
+        size = sum(rows * cols for rows, cols in shapes)
+        self.flat_params: Array = np.empty((*self.lead, size), dtype=dtype)
         """Every parameter, weights and biases layer by layer; the layers hold views of it."""
-        self.flat_grads: Array = np.zeros(sum(sizes), dtype=dtype)
+        self.flat_grads: Array = np.zeros((*self.lead, size), dtype=dtype)
         """Every gradient, in the order of ``flat_params``."""
-        self.is_weight = np.zeros(sum(sizes), dtype=bool)
+        self.is_weight = np.zeros(size, dtype=bool)
         """True where ``flat_params`` holds a weight (penalties apply), False for biases."""
         offset = 0
-        for layer in self.layers:
-            views = []
-            for kind, p in zip(("weight", "bias"), layer.params(), strict=False):
-                view = self.flat_params[offset : offset + p.size].reshape(p.shape)
-                view[...] = p
-                grad = self.flat_grads[offset : offset + p.size].reshape(p.shape)
-                self.is_weight[offset : offset + p.size] = kind == "weight"
-                views.append((view, grad))
-                offset += p.size
-            layer.weight, layer.grad_weight = views[0]
-            if layer.bias is not None:
-                layer.bias, layer.grad_bias = views[1]
+        for layer, (rows, cols) in zip(self.layers, shapes, strict=True):
+            end = offset + rows * cols
+            block = self.flat_params[..., offset:end].reshape(*self.lead, rows, cols)
+            block[...] = layer.params_block
+            grads = self.flat_grads[..., offset:end].reshape(*self.lead, rows, cols)
+            self.is_weight[offset : offset + layer.n_in * cols] = True
+            layer.bind(block, grads)
+            offset = end
+        self.layers[-1].feeds_a_layer = False
+        # The hidden layers from the top down, and whether each passes a gradient further down.
+        self._below_output = [(layer, i > 0) for i, layer in enumerate(self.layers[:-1])][::-1]
 
     @property
     def dtype(self) -> np.dtype[np.floating]:
-        return self.layers[0].weight.dtype
+        return self.flat_params.dtype
 
     @property
     def hidden_layers(self) -> list[Dense]:
@@ -70,21 +74,28 @@ class Network:
         ]
 
     def forward(self, x: Array) -> Array:
-        """Run every layer; each keeps its x, z and a. Returns the output activations."""
+        """Run every layer; each keeps its x, z and a. Returns the output activations.
+
+        Args:
+            x: ``(…, n, n_in)`` inputs, or ``(…, n, n_in + 1)`` with a last column of ones (as
+                ``engine.layers.with_ones_column`` makes them; used without a copy).
+        """
         for layer in self.layers:
-            x = layer.forward(x)
-        return x
+            a = layer.forward(x)
+            x = layer.a_ext  # [a 1]: the next layer's input, its ones column included
+        return a
 
     def backward(self, y: Array) -> None:
         """Back-propagate dL/d(output) for targets y through every layer (after ``forward``)."""
         out = self.layers[-1]
         assert out.a is not None
         if self.fused:
-            grad = out.backward(None, grad_z=fused_gradient(out.a, y))
+            grad_z = fused_gradient(out.a, y, out.output_gradient_buffer())
+            grad = out.backward(None, grad_z, bool(self._below_output))
         else:
-            grad = out.backward(self.loss.gradient(out.a, y))
-        for i in range(len(self.layers) - 2, -1, -1):
-            grad = self.layers[i].backward(grad, need_input_grad=i > 0)
+            grad = out.backward(self.loss.gradient(out.a, y), None, bool(self._below_output))
+        for layer, need_input_grad in self._below_output:
+            grad = layer.backward(grad, None, need_input_grad)
 
     def params(self) -> list[Array]:
         return [p for layer in self.layers for p in layer.params()]
@@ -107,22 +118,18 @@ class Network:
 
     def predict(self, x: Array) -> Array:
         """Outputs for x without disturbing the values kept from the last training pass."""
-        for layer in self.layers:
-            z = x @ layer.weight
-            if layer.bias is not None:
-                z = z + layer.bias
-            x = layer.activation.forward(z)
-        return x
+        return self.predict_all(x)[-1]
 
     def predict_all(self, x: Array) -> list[Array]:
-        """Activations of every layer for x (hidden layers first, output last), in one pass."""
+        """Activations of every layer for x (hidden layers first, output last), in one pass.
+
+        The arithmetic is the training pass's, so ``predict(x)`` equals the ``a`` that
+        ``forward(x)`` keeps, bit for bit.
+        """
         outs = []
         for layer in self.layers:
-            z = x @ layer.weight
-            if layer.bias is not None:
-                z = z + layer.bias
-            x = layer.activation.forward(z)
-            outs.append(x)
+            x = layer.apply(x)
+            outs.append(x[..., : layer.n_out])
         return outs
 
 
@@ -132,7 +139,12 @@ def output_units(config: ModelConfig, n_classes: int) -> int:
 
 
 def build_network(
-    config: ModelConfig, loss_name: str, n_classes: int, seed: int, dtype: str = "float64"
+    config: ModelConfig,
+    loss_name: str,
+    n_classes: int,
+    seed: int,
+    dtype: str = "float64",
+    n_inputs: int = 2,
 ) -> Network:
     """Draw a network's initial weights from ``seed`` and cast them once to ``dtype``.
 
@@ -142,11 +154,13 @@ def build_network(
         n_classes: Classes in the data (sets the softmax width).
         seed: Seed of the initial weights.
         dtype: float64, float32 or float16.
+        n_inputs: Input features: the plane's two, plus any extra feature (a backdoor's
+            trigger).
 
     Returns:
         The network, every array in ``dtype``.
     """
-    widths = [2, *config.hidden, output_units(config, n_classes)]
+    widths = [n_inputs, *config.hidden, output_units(config, n_classes)]
     rng = random_source(config.init, seed)
     hidden = (
         LeakyReLU(config.leaky_slope)
@@ -160,3 +174,23 @@ def build_network(
         is_output = i == len(widths) - 2
         layers.append(Dense(weight, bias, get_activation(config.output) if is_output else hidden))
     return Network(layers, LOSSES[loss_name])
+
+
+def stack_networks(networks: Sequence[Network]) -> Network:
+    """One network holding the given networks' weights as K stacked models (K = len).
+
+    Args:
+        networks: Networks of one architecture, loss and dtype.
+
+    Returns:
+        A network whose layers hold ``(K, n_in, n_out)`` weights, copies of the given ones.
+    """
+    first = networks[0]
+    layers = []
+    for i, layer in enumerate(first.layers):
+        weight = np.stack([net.layers[i].weight for net in networks])
+        bias = None
+        if layer.bias is not None:
+            bias = np.stack([net.layers[i].bias for net in networks])  # type: ignore[misc]
+        layers.append(Dense(weight, bias, layer.activation))
+    return Network(layers, first.loss)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from engine import datasets
 from engine.config import DataConfig, ModelConfig, TrainConfig, data_path_problem
+from engine.dp import DPSGD, epsilon
 from engine.metrics import accuracy
 from engine.network import Network, build_network
 from engine.optim import Optimizer
@@ -88,25 +91,66 @@ def build_data(config: DataConfig, base_dir: Path | None = None) -> Data:
     if config.kind == "xor" or config.test_fraction == 0:
         # The four truth-table points are the whole problem: nothing is held out.
         return Data(x, y, np.zeros((0, 2)), np.zeros(0, dtype=np.int64))
+    if config.split == "ordered":
+        n_train = len(x) - round(len(x) * config.test_fraction)
+        return Data(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
     return Data(*datasets.train_test_split(x, y, config.test_fraction, rng))
 
 
-@dataclass
-class History:
-    """Per-epoch measurements, index 0 = epoch 1.
+MEASURES = (
+    "train_loss",
+    "test_loss",
+    "train_accuracy",
+    "test_accuracy",
+    "noop_share",
+    "underflow",
+    "nonfinite",
+)
+"""What a run measures every epoch, in the order of a ``Measurement``."""
+
+
+class Measurement(NamedTuple):
+    """One epoch's measurements, in the order of ``MEASURES``.
 
     Training loss and accuracy come from the epoch's own forward pass, made before its update
     (for mini-batches: the batch-weighted loss, and the accuracy after the epoch); test loss and
-    accuracy are measured after the epoch's last update.
+    accuracy are measured after the epoch's last update (NaN without a test split).
     """
 
-    train_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-    noop_share: list[float] = field(default_factory=list)
-    underflow: list[int] = field(default_factory=list)
-    nonfinite: list[int] = field(default_factory=list)
+    train_loss: float
+    test_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    noop_share: float
+    underflow: int
+    nonfinite: int
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Everything a run's next epoch depends on, copied: restoring it replays identically."""
+
+    train: TrainConfig
+    data: Data
+    """The run's data (never changed in place, so states share it)."""
+    params: Array
+    optimizer: dict[str, object]
+    trainer: dict[str, Any]
+    batch_size: int | None
+    last: EpochStats | None
+    latest: Measurement | None
+    noop_total: float
+    blowup: str | None
+    underflow_total: int = 0
+    random: tuple[Mapping[str, Any], ...] = ()
+    """The states of the run's other random sources (DP noise, adversarial starts)."""
+    dp_counts: tuple[int, int] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the copied arrays (the data is shared, so not counted)."""
+        arrays = [self.params, *(a for a in self.optimizer.values() if isinstance(a, np.ndarray))]
+        return sum(a.nbytes for a in arrays) + 1024
 
 
 class Run:
@@ -126,7 +170,7 @@ class Run:
         self.model_config = model
         self.train_config = train
         self.network: Network = build_network(
-            model, train.loss, data.n_classes, train.seed, train.dtype
+            model, train.loss, data.n_classes, train.seed, train.dtype, data.x_train.shape[1]
         )
         if initial_weights is not None:
             self.network.set_weights(initial_weights)
@@ -139,9 +183,23 @@ class Run:
             train.batch_size,
             np.random.default_rng([train.seed, 1]),
         )
+        self.random_sources: list[np.random.Generator] = []
+        """Generators besides the batch order that training draws from (saved with the state,
+        so a replay draws the same numbers)."""
+        self.dp: DPSGD | None = None
+        """The DP-SGD gradient hook, when the run trains with ``training.dp``."""
+        if train.dp is not None:
+            self.dp = DPSGD(train.dp, np.random.default_rng([train.seed, 2]))
+            self.trainer.gradient_hook = self.dp
+            self.random_sources.append(self.dp.rng)
         self.x_test = data.x_test.astype(self.network.dtype)
         self.test_targets = encode_targets(data.y_test, self.network)
-        self.history = History()
+        self.latest: Measurement | None = None
+        """The measurements of the epoch just trained (None at epoch 0)."""
+        self.noop_total = 0.0
+        """Sum of every epoch's no-op share (for the mean over the whole run)."""
+        self.underflow_total = 0
+        """Gradient entries that underflowed, summed over every epoch."""
         self.last: EpochStats | None = None
         self.blowup: str | None = None
         """Where training first produced NaN or inf, with the epoch; None while all is finite."""
@@ -161,31 +219,128 @@ class Run:
 
     def _step(self) -> EpochStats:
         stats = self.trainer.train_epoch()
-        h = self.history
         net = self.network
-        h.train_loss.append(stats.train_loss)
         # Full batch: the epoch's own forward pass gives the training accuracy for free.
         full_batch = self.trainer.batch_size is None and net.layers[-1].a is not None
         p_train = net.layers[-1].a if full_batch else net.predict(self.trainer.x)
         assert p_train is not None
-        h.train_accuracy.append(accuracy(p_train, self.data.y_train))
+        test_loss = test_accuracy = float("nan")
         if len(self.x_test):
-            with np.errstate(all="ignore"):
-                p_test = net.predict(self.x_test)
-                h.test_loss.append(net.loss.value(p_test, self.test_targets))
-            h.test_accuracy.append(accuracy(p_test, self.data.y_test))
-        h.noop_share.append(stats.noop_updates / stats.updates)
-        h.underflow.append(stats.underflow or 0)
-        h.nonfinite.append(stats.nonfinite)
+            p_test = net.predict(self.x_test)
+            test_loss = net.loss.value(p_test, self.test_targets)
+            test_accuracy = accuracy(p_test, self.data.y_test)
+        noop = stats.noop_updates / stats.updates
+        self.latest = Measurement(
+            train_loss=stats.train_loss,
+            test_loss=test_loss,
+            train_accuracy=accuracy(p_train, self.data.y_train),
+            test_accuracy=test_accuracy,
+            noop_share=noop,
+            underflow=stats.underflow or 0,
+            nonfinite=stats.nonfinite,
+        )
+        self.noop_total += noop
+        self.underflow_total += stats.underflow or 0
         if stats.blowup and self.blowup is None:
             self.blowup = f"{stats.blowup} at epoch {stats.epoch}"
         self.last = stats
         return stats
 
+    @property
+    def noop_mean(self) -> float:
+        """The no-op share averaged over every epoch so far (0 at epoch 0)."""
+        return self.noop_total / self.epoch if self.epoch else 0.0
+
+    # -- state -----------------------------------------------------------------------
+
+    def state(self) -> RunState:
+        """A copy of everything the next epoch depends on."""
+        return RunState(
+            train=self.train_config,
+            data=self.data,
+            params=self.network.flat_params.copy(),
+            optimizer=self.optimizer.state(),
+            trainer=self.trainer.state(),
+            batch_size=self.train_config.batch_size,
+            last=self.last,
+            latest=self.latest,
+            noop_total=self.noop_total,
+            blowup=self.blowup,
+            underflow_total=self.underflow_total,
+            random=tuple(rng.bit_generator.state for rng in self.random_sources),
+            dp_counts=None if self.dp is None else (self.dp.clipped, self.dp.examples),
+        )
+
+    def set_state(self, state: RunState) -> None:
+        """Put the run back exactly as it was when ``state`` was taken."""
+        if state.train != self.train_config:
+            self.set_train_config(state.train)
+        if state.data is not self.data:
+            self.set_data(state.data)
+        self.network.flat_params[...] = state.params
+        self.optimizer.set_state(state.optimizer)
+        self.trainer.set_state(state.trainer)
+        self.last, self.latest = state.last, state.latest
+        self.noop_total, self.blowup = state.noop_total, state.blowup
+        self.underflow_total = state.underflow_total
+        for rng, saved in zip(self.random_sources, state.random, strict=False):
+            rng.bit_generator.state = saved
+        if self.dp is not None and state.dp_counts is not None:
+            self.dp.clipped, self.dp.examples = state.dp_counts
+
+    def set_train_config(self, train: TrainConfig) -> None:
+        """Train on with another learning rate, optimiser, penalty or batch size.
+
+        The optimiser's state carries over when its kind stays the same (a new learning rate
+        keeps the momentum); a new kind starts from zero velocity or moments. The dtype, the
+        loss and the seed are not live settings and must not change here.
+        """
+        old = self.optimizer
+        self.train_config = train
+        self.optimizer = Optimizer(train, self.network.flat_params, self.network.is_weight)
+        saved = old.state()
+        if train.optimizer != old.config.optimizer:
+            saved = {"master": saved["master"], "t": 0}
+        self.optimizer.set_state(saved)
+        self.trainer.optimizer = self.optimizer
+        self._fit_batch_size()
+
+    def set_data(self, data: Data) -> None:
+        """Train on from now on with these points and labels (an edit of the data)."""
+        self.data = data
+        self.trainer.set_points(data.x_train, data.y_train)
+        self.x_test = data.x_test.astype(self.network.dtype)
+        self.test_targets = encode_targets(data.y_test, self.network)
+        self._fit_batch_size()
+
+    def _fit_batch_size(self) -> None:
+        size = self.train_config.batch_size
+        self.trainer.batch_size = size if size and size < len(self.trainer.x) else None
+
     def set_train_labels(self, y: Labels) -> None:
         """Train from now on with different labels for the same points (label poisoning)."""
-        self.data = Data(self.data.x_train, y, self.data.x_test, self.data.y_test)
-        self.trainer.targets = encode_targets(y, self.network)
+        self.set_data(Data(self.data.x_train, y, self.data.x_test, self.data.y_test))
+
+    def set_train_data(self, x: npt.NDArray[np.float64], y: Labels) -> None:
+        """Train from now on on other points (a clean set to fine-tune on)."""
+        self.data = Data(x, y, self.data.x_test, self.data.y_test)
+        self.trainer.set_points(x, y)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Updates per epoch: one per batch."""
+        size = self.trainer.batch_size
+        n = len(self.trainer.x)
+        return 1 if size is None else -(-n // size)
+
+    def privacy_epsilon(self) -> float:
+        """epsilon spent so far at ``training.dp.delta`` (NaN for a run without DP-SGD)."""
+        dp = self.train_config.dp
+        if dp is None:
+            return float("nan")
+        n = len(self.trainer.x)
+        rate = 1.0 if self.trainer.batch_size is None else self.trainer.batch_size / n
+        return epsilon(dp.noise_multiplier, rate, self.epoch * self.steps_per_epoch, dp.delta)
 
     def weights(self) -> list[tuple[Array, Array | None]]:
         """Copies of (weight, bias) per layer."""

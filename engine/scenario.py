@@ -16,10 +16,14 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from engine.config import (
     MAX_EPOCHS,
+    MAX_HIDDEN_LAYERS,
     MAX_SAMPLES,
     MAX_SEED,
+    MAX_WIDTH,
     DataConfig,
+    DPConfig,
     Dtype,
+    HiddenActivation,
     ModelConfig,
     Section,
     TrainConfig,
@@ -184,19 +188,121 @@ class SideChannelConfig(Section):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the attacker's fit/test split.")
 
 
+MAX_QUERIES = 100_000
+"""Most queries an extraction attacker may make for one surrogate."""
+MAX_SURROGATE_EPOCHS = 20_000
+"""Most epochs one surrogate is fitted for."""
+Budget = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class EvasionConfig(Section):
+    """Adversarial examples on the test points, and an adversarially trained twin."""
+
+    attack: Literal["pgd", "fgsm"] = Field("pgd", description="PGD, or one FGSM step.")
+    norm: Literal["linf", "l2"] = Field("linf", description="The ball the attack stays in.")
+    eps: float = Field(0.2, gt=0, le=100, description="Radius of that ball.")
+    step: float = Field(0.0, ge=0, le=100, description="PGD step; 0: 2.5 * eps / iterations.")
+    iterations: int = Field(10, ge=1, le=1000, description="PGD steps.")
+    random_start: bool = Field(False, description="PGD starts at a random point of the ball.")
+    eps_max: float = Field(0.0, ge=0, le=100, description="Right end of the curve; 0: 2 * eps.")
+    curve_points: int = Field(11, ge=2, le=101, description="Points of the robustness curve.")
+    defence: bool = Field(True, description="Train an adversarially trained twin beside.")
+    train_eps: float | None = Field(
+        None, gt=0, le=100, description="The twin's training eps; absent: eps."
+    )
+    train_iterations: int = Field(7, ge=1, le=100, description="PGD steps inside training.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of random starts.")
+
+
+class ExtractionConfig(Section):
+    """An attacker who queries the model and fits a copy of it."""
+
+    queries: tuple[Annotated[int, Field(ge=4, le=MAX_QUERIES)], ...] = Field(
+        (25, 50, 100, 200, 400), min_length=1, max_length=12, description="Query budgets."
+    )
+    strategy: Literal["random", "grid", "boundary"] = Field(
+        "random", description="Where the attacker asks."
+    )
+    access: Literal["labels", "probabilities"] = Field(
+        "probabilities", description="What each answer reveals."
+    )
+    hidden: tuple[Annotated[int, Field(ge=1, le=MAX_WIDTH)], ...] = Field(
+        (10,), max_length=MAX_HIDDEN_LAYERS, description="The surrogate's hidden layers."
+    )
+    activation: HiddenActivation = Field("relu", description="The surrogate's activation.")
+    epochs: int = Field(
+        400, ge=1, le=MAX_SURROGATE_EPOCHS, description="Epochs each surrogate is fitted."
+    )
+    learning_rate: float = Field(0.02, gt=0, le=10, description="The surrogate's Adam step.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of queries and surrogates.")
+
+
+class MembershipConfig(Section):
+    """Guessing from the loss whether a point was in the training set."""
+
+    l2: float = Field(0.01, ge=0, le=10, description="The regularised twin's L2; 0: no twin.")
+    dp: DPConfig | None = Field(None, description="The DP-SGD twin's settings; absent: none.")
+
+
+class LeakageConfig(Section):
+    """Recovering training inputs from a shared gradient."""
+
+    example: int = Field(0, ge=0, description="Training point whose gradient is shared.")
+    batch: int = Field(4, ge=1, le=64, description="Size of the shared batch (mixtures).")
+    clip: float = Field(1.0, gt=0, le=1e6, description="Defence: clip the gradient's norm.")
+    sigmas: tuple[Budget, ...] = Field(
+        (0.0, 1e-4, 1e-3, 1e-2, 1e-1),
+        min_length=1,
+        max_length=12,
+        description="Defence: noise multipliers tried (std = sigma * clip).",
+    )
+    restarts: int = Field(4, ge=1, le=32, description="Random starts of the optimisation.")
+    iterations: int = Field(300, ge=10, le=5000, description="Its evaluations per start.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the batch, noise and starts.")
+
+
+class BackdoorConfig(Section):
+    """A trigger feature that some poisoned training points carry with the target label."""
+
+    fraction: float = Field(0.05, gt=0, le=0.5, description="Share of training points poisoned.")
+    target_class: int = Field(0, ge=0, le=255, description="The label the trigger asks for.")
+    finetune_at: int | None = Field(
+        None, ge=1, le=MAX_EPOCHS, description="Epoch a twin starts fine-tuning on clean data."
+    )
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the choice of points.")
+
+
+class SupplyChainConfig(Section):
+    """Weight files checked before anything is loaded."""
+
+    files: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = Field(
+        (), max_length=8, description="Files offered as the model, relative to the scenario."
+    )
+
+
+TWIN_EXPERIMENTS = ("poison", "butterfly", "precision", "evasion", "membership", "backdoor")
+"""Experiments that train twins beside the baseline: a scenario runs at most one of them."""
+
+
 class ExperimentsConfig(Section):
     ood: OODConfig | None = None
     poison: PoisonConfig | None = None
     butterfly: ButterflyConfig | None = None
     precision: PrecisionConfig | None = None
     side_channel: SideChannelConfig | None = None
+    evasion: EvasionConfig | None = None
+    extraction: ExtractionConfig | None = None
+    membership: MembershipConfig | None = None
+    leakage: LeakageConfig | None = None
+    backdoor: BackdoorConfig | None = None
+    supply_chain: SupplyChainConfig | None = None
 
     @model_validator(mode="after")
     def _one_twin_kind(self) -> ExperimentsConfig:
-        twins = [k for k in ("poison", "butterfly", "precision") if getattr(self, k) is not None]
+        twins = [k for k in TWIN_EXPERIMENTS if getattr(self, k) is not None]
         if len(twins) > 1:
             raise ValueError(
-                f"at most one of poison, butterfly, precision (got {', '.join(twins)})"
+                f"at most one of {', '.join(TWIN_EXPERIMENTS)} (got {', '.join(twins)})"
             )
         return self
 
@@ -240,6 +346,12 @@ class Scenario(Section):
     experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     expect: tuple[Expectation, ...] = Field((), max_length=MAX_EXPECTATIONS)
     moments: tuple[MomentConfig, ...] = Field((), max_length=MAX_MOMENTS)
+    weights: str | None = Field(
+        None, min_length=1, max_length=200, description="Start from this safetensors file."
+    )
+    weights_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="Refuse `weights` unless it has this hash."
+    )
     base_dir: str = Field("", exclude=True, description="(set by the loader)")
     source: str = Field("", exclude=True, description="(set by the loader: how errors name it)")
 
@@ -264,13 +376,21 @@ class Scenario(Section):
                 f"expected less than training.epochs = {self.training.epochs})"
             )
         ex = self.experiments
-        twins = any(t is not None for t in (ex.poison, ex.butterfly, ex.precision))
+        twins = any(getattr(ex, t) is not None for t in TWIN_EXPERIMENTS)
         for i, m in enumerate(self.moments):
             if m.event == "twin_diverged" and not twins:
                 problems.append(
-                    f"moments[{i}].event: twin_diverged needs twin runs (expected "
-                    "[experiments.poison], [experiments.butterfly] or [experiments.precision])"
+                    f"moments[{i}].event: twin_diverged needs twin runs (expected one of "
+                    f"[experiments.{'], [experiments.'.join(TWIN_EXPERIMENTS)}])"
                 )
+        if self.weights_sha256 is not None and self.weights is None:
+            problems.append("weights_sha256: pins nothing (expected `weights`, the file it pins)")
+        b = ex.backdoor
+        if b is not None and b.finetune_at is not None and b.finetune_at >= self.training.epochs:
+            problems.append(
+                f"experiments.backdoor.finetune_at: never reached (got {b.finetune_at}, "
+                f"expected less than training.epochs = {self.training.epochs})"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -330,7 +450,9 @@ def format_error(err: Any) -> list[str]:
         prefix = _loc(loc)
         return [
             line
-            if line.startswith(("experiments.", "training.", "model.", "data.", "moments["))
+            if line.startswith(
+                ("experiments.", "training.", "model.", "data.", "moments[", "weights")
+            )
             else f"{prefix}: {line}"
             for line in lines
         ]
@@ -353,15 +475,6 @@ def format_error(err: Any) -> list[str]:
         size = len(err["input"]) if hasattr(err.get("input"), "__len__") else "?"
         return [f"{where}: wrong number of {unit} (got {size}, expected {bound})"]
     return [f"{where}: {problem} (got {got}, expected {expected})"]
-
-
-def _arrays_as_tuples(value: Any) -> Any:
-    """TOML arrays as tuples (what the strict sections take), tables as dicts, recursively."""
-    if isinstance(value, list):
-        return tuple(_arrays_as_tuples(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _arrays_as_tuples(v) for k, v in value.items()}
-    return value
 
 
 def default_name(source: str) -> str:
@@ -388,7 +501,6 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
         raw = parse_toml(text)
     except (TooDeep, BadToml) as exc:
         raise ScenarioError([f"{source}: {exc}"]) from None
-    raw = _arrays_as_tuples(raw)
     raw.setdefault("name", default_name(source))
     raw["base_dir"] = str(base_dir or "")
     raw["source"] = source

@@ -13,30 +13,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from engine import io
-from engine.config import fit_grid
+from engine.attacks import backdoor, weight_files
 from engine.data_checks import load_data
+from engine.edits import Edit, Marks
 from engine.experiments import measure
-from engine.experiments.butterfly import DIVERGED, first_divergence
-from engine.metrics import Extent, evaluate_grid, gradient_norms, grid_points, predicted_classes
-from engine.run import Array, Data, Run
-from engine.scenario import MomentConfig, Scenario, load_scenario
-from engine.snapshot import (
-    Drift,
-    History,
-    LayerView,
-    MomentView,
-    ProbeView,
-    RunView,
-    Snapshot,
-)
-from engine.twins import DIFFERENCE, Slot, build_runs, poison
+from engine.experiments.butterfly import DIVERGED
+from engine.history import Trace, TraceView
+from engine.metrics import Extent, grid_points, plane_inputs, predicted_classes
+from engine.network import build_network
+from engine.run import MEASURES, Array, Data, Run, RunState
+from engine.scenario import MomentConfig, Scenario, ScenarioError, load_scenario
+from engine.session_edits import CLEAN_KEY, SessionEdits
+from engine.snapshot import Drift, History, Snapshot
+from engine.timeline import Timeline
+from engine.twins import Slot, build_runs, poison
+from engine.views import HISTORY_POINTS, take_snapshot
+
+__all__ = ["CLEAN_KEY", "Fork", "Session"]
 
 DIFF_GRID = 32
 """Cells per side of the grid on which twin boundaries are compared."""
@@ -46,27 +47,61 @@ DISAGREEMENT_SAMPLES = 500
 Weights = list[tuple[Array, Array | None]]
 
 
-@dataclass
-class _Drift:
-    """Per-epoch distance between one twin and the baseline (index 0 = epoch 1)."""
+@dataclass(frozen=True)
+class _DriftState:
+    """Where one twin stands against the baseline after the latest epoch."""
 
-    max_abs_dw: list[float] = field(default_factory=list)
-    loss_difference: list[float] = field(default_factory=list)
-    disagreement_epochs: list[int] = field(default_factory=list)
-    disagreement: list[float] = field(default_factory=list)
+    max_abs_dw: float = 0.0
+    loss_difference: float = 0.0
+    first_divergence: int = -1
 
 
-class Session:
-    """A scenario's runs, trained together.
+@dataclass(frozen=True)
+class _SlotState:
+    key: str
+    label: str
+    clean: bool
+    run: RunState
+
+
+@dataclass(frozen=True)
+class _State:
+    """The whole session at one epoch: what a checkpoint holds."""
+
+    slots: tuple[_SlotState, ...]
+    data: Data
+    marks: Marks
+    flipped: npt.NDArray[np.int64]
+    moments: tuple[tuple[int, MomentConfig], ...]
+    waiting: tuple[MomentConfig, ...]
+    drifts: tuple[tuple[str, _DriftState], ...]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(slot.run.nbytes for slot in self.slots) + 2048
+
+
+@dataclass(frozen=True)
+class Fork:
+    """Training went on from a past epoch: the epochs after it were dropped."""
+
+    epoch: int
+    dropped_to: int
+    """The newest epoch there was before the fork."""
+
+
+class Session(SessionEdits):
+    """A scenario's runs, trained together, with their past and the edits made by hand.
 
     Args:
         scenario: The validated scenario.
         initial_weights: Start the baseline (and the twins derived from it) from these
-            weights instead of the scenario's seeded initialisation.
+            weights instead of the scenario's seeded initialisation (or its `weights` file).
         data: The scenario's points, when already built and checked (``load_data``).
 
     Raises:
-        ScenarioError: If the data cannot be built or breaks a rule that needs it.
+        ScenarioError: If the data cannot be built, breaks a rule that needs it, or the
+            scenario's weight file does not fit its network.
     """
 
     def __init__(
@@ -77,17 +112,40 @@ class Session:
         data: Data | None = None,
     ) -> None:
         self.scenario = scenario
-        self.data = load_data(scenario) if data is None else data
+        self.original = load_data(scenario) if data is None else data
+        """The scenario's data as built, before any edit by hand."""
         self._initial_weights = initial_weights
+        if initial_weights is None and scenario.weights is not None:
+            self._initial_weights = self._pinned_weights()
         self._lock = threading.RLock()
         self.revision = 0
         """Grows with every change; a snapshot carries it so views can skip redraws."""
-        x_min, x_max = scenario.display.x_range
-        y_min, y_max = scenario.display.y_range
-        self.extent = Extent(x_min, x_max, y_min, y_max)
-        self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
-        self._disagree_every = max(1, scenario.training.epochs // DISAGREEMENT_SAMPLES)
+        self.pace = 0.0
+        """Seconds an expensive measurement may be reused for while the session changes (0:
+        measure every revision); see ``pace_measurements``."""
+        self.aim: tuple[float, float] | None = None
+        """The point attacks aim at (the trainer's probe, on a key), or None."""
+        self.timeline: Timeline[_State, Edit] = Timeline()
+        """Checkpoints to replay the past from, and the log of edits."""
+        self.last_fork: Fork | None = None
+        """The latest time training went on from a past epoch (the screen says so)."""
         self._build()
+
+    def _pinned_weights(self) -> Weights:
+        """The scenario's `weights` file, refused unless its sha256 is `weights_sha256`."""
+        sc = self.scenario
+        assert sc.weights is not None
+        path = Path(sc.weights)
+        if not path.is_absolute():
+            path = Path(sc.base_dir or ".") / path
+        network = build_network(
+            sc.model, sc.training.loss, self.original.n_classes, 0, sc.training.dtype,
+            self.original.x_train.shape[1],
+        )  # fmt: skip
+        try:
+            return weight_files.load_pinned(path, sc.weights_sha256, network.architecture())
+        except (weight_files.PinError, io.WeightFileError) as exc:
+            raise ScenarioError([f"{sc.source or sc.name}: weights: {exc}"]) from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> Session:
@@ -95,12 +153,36 @@ class Session:
         return cls(load_scenario(path))
 
     def _build(self) -> None:
+        sc = self.scenario
+        x_min, x_max = sc.display.x_range
+        y_min, y_max = sc.display.y_range
+        self.extent = Extent(x_min, x_max, y_min, y_max)
+        self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
+        self._disagree_every = max(1, sc.training.epochs // DISAGREEMENT_SAMPLES)
+        self.data = self.original
+        """The data the runs train on now (the original with the edits made by hand)."""
+        self.marks = Marks.none()
+        """Training points added or relabelled by hand."""
         self.slots: list[Slot]
-        self.slots, self.flipped = build_runs(self.scenario, self.data, self._initial_weights)
-        self._drifts = [_Drift() for _ in self.slots[1:]]
+        self.slots, self.flipped = build_runs(sc, self.data, self._initial_weights)
+        self._clean: set[str] = set()
+        self._drifts: dict[str, _DriftState] = {s.key: _DriftState() for s in self.twins}
+        self._traces: dict[str, Trace] = {}
+        self._drift_traces: dict[str, Trace] = {}
+        self._disagreements: dict[str, Trace] = {}
+        self._sampled: dict[str, Trace] = {}
+        self.traces = SampledFigures(self._sampled)
+        """Experiment figures sampled during training: name -> (epochs, values)."""
+        self.measurements: dict[str, tuple[int, float, object]] = {}
+        """Expensive measurements by name: (revision, time, value) (``experiments.cache``)."""
         self.moments: list[tuple[int, MomentConfig]] = []
         """Moments reached so far, with the epoch each was reached at."""
-        self._waiting = list(self.scenario.moments)
+        self._waiting = list(sc.moments)
+        self.head = 0
+        """The newest epoch trained; ``epoch`` is less while looking at the past."""
+        self.timeline.clear()
+        self.last_fork = None
+        self._checkpoint()
         self.revision += 1
 
     # -- what the session holds ----------------------------------------------------------
@@ -125,7 +207,23 @@ class Session:
 
     @property
     def epoch(self) -> int:
+        """The epoch the runs are at: the head, or a past epoch being looked at."""
         return self.baseline.epoch
+
+    def features(self) -> tuple[str, ...]:
+        """Names of the networks' inputs: x1, x2, then a backdoor's trigger."""
+        extra = self.data.x_train.shape[1] - 2
+        return ("x1", "x2", *(["trigger"] if extra == 1 else [f"x{3 + i}" for i in range(extra)]))
+
+    @property
+    def in_past(self) -> bool:
+        """Whether the runs show a past epoch (training from here forks)."""
+        return self.epoch < self.head
+
+    @property
+    def edited(self) -> bool:
+        """Whether the data was edited by hand."""
+        return self.data is not self.original
 
     def labels(self) -> list[str]:
         return [slot.label for slot in self.slots]
@@ -156,56 +254,105 @@ class Session:
     # -- training ------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the scenario's initial state (same seeds, same weights)."""
+        """Back to the scenario's initial state (same seeds, same weights, no edits)."""
         with self._lock:
             self._build()
 
     def step(self, epochs: int = 1) -> int:
         """Train every run ``epochs`` epochs in lock-step.
 
-        Stops early after the epoch in which any run first produced NaN or inf, or in which a
+        From a past epoch this forks: the epochs after it are dropped (``last_fork``). Stops
+        early after the epoch in which any run first produced NaN or inf, or in which a
         scenario moment was reached (``moments`` then ends with it).
 
         Returns:
             The number of epochs trained.
         """
         with self._lock, np.errstate(all="ignore"):
-            poisoning = self.scenario.experiments.poison
             done = 0
             try:
                 while done < epochs and not self.blowup:
-                    if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
-                        poison(self.slots[1].run, self.data, self.flipped)
-                    for slot in self.slots:
-                        slot.run.step()
+                    if done == 0:
+                        self.fork()
+                    moments = len(self.moments)
+                    self._advance(record=True)
+                    self.head = self.epoch
                     done += 1
-                    if self._drifts:
-                        self._record_drift()
-                    if self._waiting and self._reach_moments():
+                    if self.timeline.due(self.epoch):
+                        self._checkpoint()
+                    if len(self.moments) > moments:
                         break
             finally:
                 if done:
                     self.revision += 1
             return done
 
-    def _record_drift(self) -> None:
+    def _advance(self, *, record: bool) -> None:
+        """One lock-step epoch of every run; ``record`` adds it to the histories."""
+        poisoning = self.scenario.experiments.poison
+        if poisoning is not None and poisoning.at_epoch == self.epoch > 0:
+            poison(self.slots[1].run, self.data, self.flipped)
+        self._switch_to_clean_data()
+        for slot in self.slots:
+            slot.run.step()
+        epoch = self.epoch
+        if record:
+            for slot in self.slots:
+                trace = self._traces.get(slot.key)
+                if trace is None:
+                    trace = self._traces[slot.key] = Trace(MEASURES)
+                assert slot.run.latest is not None
+                trace.append(epoch, slot.run.latest)
+        if self.twins:
+            self._record_drift(record)
+        if record and epoch % self._disagree_every == 0:
+            self._record_traces()
+        if self._waiting:
+            self._reach_moments()
+
+    def _switch_to_clean_data(self) -> None:
+        """A backdoor's fine-tuned twin trains on clean data from its epoch on."""
+        b = self.scenario.experiments.backdoor
+        if b is not None and b.finetune_at == self.epoch and len(self.slots) > 1:
+            backdoor.finetune(self.slots[1].run, self.data)
+
+    def _record_traces(self) -> None:
+        """Cheap per-epoch figures of the experiments that record them (sampled like drift)."""
+        for name, value in measure.traces(self).items():
+            trace = self._sampled.setdefault(name, Trace(("value",)))
+            trace.append(self.epoch, (value,))
+
+    def _record_drift(self, record: bool) -> None:
         base = self.baseline
         params = base.network.flat_params.astype(np.float64)
-        loss = base.history.train_loss[-1]
-        sample = self.epoch % self._disagree_every == 0
+        assert base.latest is not None
+        loss = base.latest.train_loss
+        sample = record and self.epoch % self._disagree_every == 0
         classes = self._diff_classes(base) if sample else None
-        for slot, drift in zip(self.slots[1:], self._drifts, strict=True):
+        for slot in self.twins:
             twin = slot.run
-            dw = np.abs(twin.network.flat_params.astype(np.float64) - params)
-            drift.max_abs_dw.append(float(dw.max()))
-            drift.loss_difference.append(abs(twin.history.train_loss[-1] - loss))
+            assert twin.latest is not None
+            dw = float(np.abs(twin.network.flat_params.astype(np.float64) - params).max())
+            dloss = abs(twin.latest.train_loss - loss)
+            old = self._drifts.get(slot.key, _DriftState())
+            first = old.first_divergence
+            if first < 0 and dw > DIVERGED:
+                first = self.epoch
+            self._drifts[slot.key] = _DriftState(dw, dloss, first)
+            if record:
+                trace = self._drift_traces.setdefault(
+                    slot.key, Trace(("max_abs_dw", "loss_difference"))
+                )
+                trace.append(self.epoch, (dw, dloss))
             if classes is not None:
-                drift.disagreement_epochs.append(self.epoch)
-                drift.disagreement.append(float(np.mean(self._diff_classes(twin) != classes)))
+                share = float(np.mean(self._diff_classes(twin) != classes))
+                trace = self._disagreements.setdefault(slot.key, Trace(("disagreement",)))
+                trace.append(self.epoch, (share,))
 
     def _diff_classes(self, run: Run) -> np.ndarray:
         net = run.network
-        return predicted_classes(net.predict(self._diff_points.astype(net.dtype)))
+        points = plane_inputs(self._diff_points, net.layers[0].n_in)
+        return predicted_classes(net.predict(points.astype(net.dtype)))
 
     def disagreement(self, twin: int) -> float:
         """Share of the comparison grid where twin ``twin`` (0 = runs[1]) and the baseline
@@ -227,33 +374,154 @@ class Session:
         if moment.event == "nonfinite":
             return self.blowup is not None
         if moment.event == "twin_diverged":
-            return any(d.max_abs_dw and d.max_abs_dw[-1] > DIVERGED for d in self._drifts)
-        h = self.baseline.history
-        accuracy = h.test_accuracy if h.test_accuracy else h.train_accuracy
-        return bool(accuracy) and accuracy[-1] >= (moment.value or 1.0)
+            return any(d.max_abs_dw > DIVERGED for d in self._drifts.values())
+        latest = self.baseline.latest
+        if latest is None:
+            return False
+        accuracy = latest.test_accuracy
+        if not np.isfinite(accuracy):
+            accuracy = latest.train_accuracy
+        return accuracy >= (moment.value or 1.0)
+
+    # -- the past ------------------------------------------------------------------------
+
+    def _state(self) -> _State:
+        return _State(
+            slots=tuple(
+                _SlotState(s.key, s.label, s.key in self._clean, s.run.state()) for s in self.slots
+            ),
+            data=self.data,
+            marks=self.marks,
+            flipped=self.flipped,
+            moments=tuple(self.moments),
+            waiting=tuple(self._waiting),
+            drifts=tuple(self._drifts.items()),
+        )
+
+    def _checkpoint(self) -> None:
+        state = self._state()
+        self.timeline.put(self.epoch, state, state.nbytes)
+
+    def _restore(self, state: _State) -> None:
+        live = {slot.key: slot for slot in self.slots}
+        slots = []
+        for saved in state.slots:
+            slot = live.get(saved.key)
+            if slot is None:
+                run = Run(saved.run.data, self.scenario.model, saved.run.train)
+                slot = Slot(saved.key, saved.label, run)
+            slot.label = saved.label
+            slot.run.set_state(saved.run)
+            slots.append(slot)
+        self.slots = slots
+        self._clean = {s.key for s in state.slots if s.clean}
+        self.data, self.marks, self.flipped = state.data, state.marks, state.flipped
+        self.moments, self._waiting = list(state.moments), list(state.waiting)
+        self._drifts = dict(state.drifts)
+
+    def seek(self, epoch: int, limit: int | None = None) -> int:
+        """Show the runs as they were after ``epoch`` epochs (0..head); the future is kept.
+
+        The newest checkpoint at or before the epoch is restored and training replays from
+        it, applying the edits made on the way, so what is shown is exactly what was trained.
+
+        Args:
+            epoch: Where to go.
+            limit: Replay at most this many epochs now (call again to go on); None for all.
+
+        Returns:
+            The epoch now shown.
+        """
+        with self._lock, np.errstate(all="ignore"):
+            target = min(max(epoch, 0), self.head)
+            if target == self.epoch:
+                return target
+            point = self.timeline.at_or_before(target)
+            if not point.epoch <= self.epoch <= target:
+                self._restore(point.state)
+            replayed = 0
+            while self.epoch < target and (limit is None or replayed < limit):
+                self._advance(record=False)
+                for edit in self.timeline.edits_at(self.epoch):
+                    self._apply(edit)
+                replayed += 1
+            self.revision += 1
+            return self.epoch
+
+    def replay_cost(self, epoch: int) -> int:
+        """How many epochs ``seek(epoch)`` would replay."""
+        with self._lock:
+            target = min(max(epoch, 0), self.head)
+            start = self.timeline.at_or_before(target).epoch
+            if start <= self.epoch <= target:
+                start = self.epoch
+            return target - start
+
+    def fork(self) -> Fork | None:
+        """From a past epoch: drop the epochs after it, so training and edits go on from here.
+
+        Returns:
+            What was dropped, or None when the runs are at the head already.
+        """
+        with self._lock:
+            if not self.in_past:
+                return None
+            epoch = self.epoch
+            self.last_fork = Fork(epoch, self.head)
+            self.timeline.truncate(epoch)
+            for traces in (self._traces, self._drift_traces, self._disagreements, self._sampled):
+                for trace in traces.values():
+                    trace.truncate(epoch)
+            self.head = epoch
+            self.revision += 1
+            return self.last_fork
 
     # -- reading -------------------------------------------------------------------------
+
+    def pace_measurements(self, seconds: float) -> None:
+        """Let expensive measurements be reused for ``seconds`` while training runs; 0 ends it.
+
+        Ending it bumps the revision, so the next snapshot measures the session as it is.
+        """
+        with self._lock:
+            if self.pace and not seconds:
+                self.revision += 1
+            self.pace = seconds
+
+    def aim_at(self, point: tuple[float, float] | None) -> None:
+        """Point the attacks at ``point`` (None: at nothing)."""
+        with self._lock:
+            self.aim = point
+            self.revision += 1
 
     def probe(self, x: float, y: float, run: int = 0) -> npt.NDArray[np.float64]:
         """The exact outputs of one run at the point (x, y)."""
         with self._lock, np.errstate(all="ignore"):
             net = self.runs[run].network
-            return net.predict(np.array([[x, y]], dtype=net.dtype))[0].astype(np.float64)
+            point = plane_inputs(np.array([[x, y]]), net.layers[0].n_in)
+            return net.predict(point.astype(net.dtype))[0].astype(np.float64)
 
-    def drift(self, twin: int) -> Drift:
+    def drift(self, twin: int, points: int | None = HISTORY_POINTS) -> Drift:
         """How far twin ``twin`` (0 = runs[1]) has drifted from the baseline so far."""
         with self._lock:
-            d = self._drifts[twin]
             slot = self.slots[twin + 1]
+            trace = self._drift_traces.get(slot.key)
+            sampled = self._disagreements.get(slot.key)
+            view = trace.view(points) if trace else None
+            sample = sampled.view(points) if sampled else None
+            state = self._drifts.get(slot.key, _DriftState())
+            none = np.zeros(0)
             return Drift(
                 key=slot.key,
                 label=slot.label,
-                epochs=np.arange(1, len(d.max_abs_dw) + 1, dtype=np.int64),
-                max_abs_dw=np.array(d.max_abs_dw, dtype=np.float64),
-                loss_difference=np.array(d.loss_difference, dtype=np.float64),
-                disagreement_epochs=np.array(d.disagreement_epochs, dtype=np.int64),
-                disagreement=np.array(d.disagreement, dtype=np.float64),
-                first_divergence=first_divergence(d.max_abs_dw),
+                epochs=view.epochs if view else np.zeros(0, dtype=np.int64),
+                max_abs_dw=view.values["max_abs_dw"] if view else none,
+                loss_difference=view.values["loss_difference"] if view else none,
+                disagreement_epochs=sample.epochs if sample else np.zeros(0, dtype=np.int64),
+                disagreement=sample.values["disagreement"] if sample else none,
+                first_divergence=state.first_divergence,
+                last_max_abs_dw=state.max_abs_dw,
+                last_loss_difference=state.loss_difference,
             )
 
     def snapshot(
@@ -263,126 +531,45 @@ class Session:
         *,
         grid_runs: Sequence[int] | None = None,
         experiments: bool = True,
+        history_points: int = HISTORY_POINTS,
     ) -> Snapshot:
-        """A plain-data copy of the session now.
-
-        Args:
-            grid: (width, height) cells over which to evaluate output and hidden activations,
-                or None for no grid.
-            extent: The rectangle the grid covers; defaults to the scenario's display range.
-            grid_runs: Indices of the runs to evaluate the grid for (those on screen);
-                default all.
-            experiments: Whether to measure the experiments (their views and metrics).
-        """
-        with self._lock, np.errstate(all="ignore"):
-            area = extent or self.extent
-            wanted = set(range(len(self.slots)) if grid_runs is None else grid_runs)
-            if grid is not None:  # a large picture of a large model: a coarser grid
-                grid = fit_grid(grid, self.baseline.network.flat_params.size, len(wanted))
-            runs = tuple(
-                self._view(slot, grid if i in wanted else None, area)
-                for i, slot in enumerate(self.slots)
-            )
-            sc = self.scenario
-            views = measure.views(self) if experiments else ()
-            metrics = measure.base_metrics(self, runs[0])
-            for v in views:
-                metrics.update(v.metrics())
-            keys = self.keys()
-            view = sc.display.view
-            return Snapshot(
-                revision=self.revision,
-                scenario=sc.name,
-                title=sc.title or sc.name,
-                description=sc.description.strip(),
-                epoch=self.epoch,
-                target_epochs=sc.training.epochs,
-                seed=sc.training.seed,
-                learning_rate=self.baseline.train_config.learning_rate,
-                runs=runs,
-                drifts=tuple(self.drift(i) for i in range(len(self._drifts))),
-                x_train=self.data.x_train,
-                y_train=self.data.y_train,
-                x_test=self.data.x_test,
-                y_test=self.data.y_test,
-                n_classes=self.data.n_classes,
-                flipped=self.flipped.copy(),
-                probes=tuple(ProbeView(p.name, p.point, self.probe(*p.point)) for p in sc.probes),
-                extent=self.extent,
-                view=view if view in keys or view == DIFFERENCE else "",
-                compare=self.compare_pair(),
-                experiments=views,
-                metrics=metrics,
-                moments=tuple(
-                    MomentView(epoch, m.describe(), m.caption) for epoch, m in self.moments
-                ),
-                blowup=self.blowup,
-            )
-
-    def _view(self, slot: Slot, grid: tuple[int, int] | None, area: Extent) -> RunView:
-        run = slot.run
-        net = run.network
-        h = run.history
-        # One pass over the training inputs serves neuron status, outputs and the loss.
-        *hidden, outputs = net.predict_all(run.trainer.x)
-        figures = measure.run_figures(run, outputs)
-        norms = gradient_norms(net)
-        layers = []
-        for i, layer in enumerate(net.layers):
-            status: tuple[str, ...] = ("ok",) * layer.n_out
-            if i < len(hidden):
-                status = neuron_status(layer.activation.name, hidden[i])
-            layers.append(
-                LayerView(
-                    n_in=layer.n_in,
-                    n_out=layer.n_out,
-                    activation=layer.activation.name,
-                    weight=layer.weight.astype(np.float64),
-                    bias=None if layer.bias is None else layer.bias.astype(np.float64),
-                    status=status,
-                    grad_norm=norms[i],
-                )
-            )
-        count = len(h.train_loss)
-        nan = np.full(count, np.nan)
-        history = History(
-            epochs=np.arange(1, count + 1, dtype=np.int64),
-            train_loss=np.array(h.train_loss, dtype=np.float64),
-            test_loss=np.array(h.test_loss, dtype=np.float64) if h.test_loss else nan,
-            train_accuracy=np.array(h.train_accuracy, dtype=np.float64),
-            test_accuracy=np.array(h.test_accuracy, dtype=np.float64) if h.test_loss else nan,
-            noop_share=np.array(h.noop_share, dtype=np.float64),
+        """A plain-data copy of the session now (see ``engine.views.take_snapshot``)."""
+        return take_snapshot(
+            self,
+            grid,
+            extent,
+            grid_runs=grid_runs,
+            experiments=experiments,
+            history_points=history_points,
         )
-        return RunView(
-            key=slot.key,
-            label=slot.label,
-            dtype=str(net.dtype),
-            epoch=run.epoch,
-            train_loss=figures["train.loss"],
-            train_accuracy=figures["train.accuracy"],
-            test_loss=figures["test.loss"],
-            test_accuracy=figures["test.accuracy"],
-            noop_share=h.noop_share[-1] if h.noop_share else 0.0,
-            underflow=run.last.underflow if run.last else None,
-            nonfinite=h.nonfinite[-1] if h.nonfinite else 0,
-            blowup=run.blowup,
-            layers=tuple(layers),
-            history=history,
-            train_outputs=outputs.astype(np.float64),
-            grid=evaluate_grid(net, area, *grid) if grid else None,
-        )
+
+    def history(self, key: str, points: int | None = HISTORY_POINTS) -> History:
+        """A downsampled copy of the history of the run with this key."""
+        with self._lock:
+            trace = self._traces.get(key)
+            if trace is None:
+                return History.empty()
+            v = trace.view(points)
+            return History(
+                epochs=v.epochs,
+                train_loss=v.values["train_loss"],
+                test_loss=v.values["test_loss"],
+                train_accuracy=v.values["train_accuracy"],
+                test_accuracy=v.values["test_accuracy"],
+                noop_share=v.values["noop_share"],
+            )
 
     # -- weights -------------------------------------------------------------------------
 
     def architecture(self) -> list[dict[str, object]]:
         return self.baseline.network.architecture()
 
-    def save_weights(self, path: str | Path) -> str:
-        """Save the baseline's weights atomically; returns the file's sha256."""
+    def save_weights(self, path: str | Path, run: int = 0) -> str:
+        """Save one run's weights (the baseline's by default) atomically; returns the sha256."""
         with self._lock:
             return io.save_weights(
                 path,
-                self.baseline.weights(),
+                self.slots[run].run.weights(),
                 self.architecture(),
                 {"scenario": self.scenario.name, "epoch": str(self.epoch)},
             )
@@ -399,19 +586,29 @@ class Session:
             self._build()
 
 
-def neuron_status(activation: str, outputs: Array) -> tuple[str, ...]:
-    """'dead', 'saturated' or 'ok' for each hidden unit, from its outputs on the training set.
+class SampledFigures:
+    """Experiment figures sampled while training, read as name -> (epochs, values).
 
-    Args:
-        activation: The layer's activation name.
-        outputs: (n, units) activations on the training inputs.
+    Each is kept in a bounded ``Trace``; reading gives a downsampled copy.
     """
-    a = outputs.astype(np.float64)
-    if activation == "relu":
-        dead = ~np.any(a > 0, axis=0)
-        return tuple("dead" if d else "ok" for d in dead)
-    if activation in ("sigmoid", "tanh"):
-        low, high = (0.02, 0.98) if activation == "sigmoid" else (-0.96, 0.96)
-        share = np.mean((a < low) | (a > high), axis=0)
-        return tuple("saturated" if s >= 0.9 else "ok" for s in share)
-    return ("ok",) * a.shape[1]
+
+    def __init__(self, traces: dict[str, Trace]) -> None:
+        self._traces = traces
+
+    def _pair(self, trace: Trace) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        view: TraceView = trace.view(HISTORY_POINTS)
+        return view.epochs, view.values["value"]
+
+    def __getitem__(self, name: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        return self._pair(self._traces[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._traces
+
+    def get(self, name: str, default: tuple[Any, Any] = ((), ())) -> tuple[Any, Any]:
+        """(epochs, values) of a figure, or ``default``."""
+        trace = self._traces.get(name)
+        return default if trace is None else self._pair(trace)
+
+    def keys(self) -> list[str]:
+        return list(self._traces)

@@ -35,6 +35,10 @@ class LayerView:
     tanh output pinned near its limits on most training points)."""
     grad_norm: float
     """Norm of the last weight gradient."""
+    grad_weight: Floats | None = None
+    """(n_in, n_out) the last weight gradient, float64."""
+    grad_bias: Floats | None = None
+    """(n_out,) the last bias gradient, float64, or None."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,9 @@ class RunView:
     """(n, outputs) model outputs on the training inputs, dataset order."""
     grid: GridOutputs | None = None
     """Output and hidden activations over the requested grid, when this run was asked for."""
+    slices: tuple[GridOutputs, ...] = ()
+    """For a network with an extra binary input (a trigger): the same grid with it set to 1;
+    ``grid`` is the slice with it at 0."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,10 @@ class Drift:
     ``disagreement_epochs``."""
     first_divergence: int
     """First epoch whose max|dW| exceeded the divergence threshold, or -1."""
+    last_max_abs_dw: float = 0.0
+    """max|dW| after the epoch shown."""
+    last_loss_difference: float = 0.0
+    """|Δ training loss| of the epoch shown."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,14 @@ class MomentView:
     trigger: str
     """'epoch 500', 'the twins diverge', ..."""
     caption: str
+
+
+@dataclass(frozen=True)
+class EditView:
+    """An edit made by hand: the epoch it was made after, and what it did."""
+
+    epoch: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,28 @@ class Snapshot:
     """Moments reached so far, in order."""
     blowup: str | None = None
     """The first NaN/inf of any run, named with its run."""
+    features: tuple[str, ...] = ("x1", "x2")
+    """Names of the network's inputs: the plane's two, then any extra feature ('trigger')."""
+    head: int = -1
+    """The newest epoch trained (more than ``epoch`` while looking at the past; -1: same)."""
+    edits: tuple[EditView, ...] = ()
+    """Edits made by hand, oldest first."""
+    added: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Indices into x_train of points added by hand."""
+    relabelled: Ints = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Indices into x_train whose label was flipped by hand (y_train holds the new label)."""
+    training: dict[str, object] = field(default_factory=dict)
+    """The baseline's [training] settings now (live changes included)."""
+
+    @property
+    def newest(self) -> int:
+        """The newest epoch trained."""
+        return self.epoch if self.head < 0 else self.head
+
+    @property
+    def in_past(self) -> bool:
+        """Whether this shows a past epoch."""
+        return self.epoch < self.newest
 
     @property
     def baseline(self) -> RunView:

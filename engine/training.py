@@ -1,21 +1,30 @@
-"""One epoch of training: forward, loss, backward, update, and the precision counters."""
+"""One epoch of training: forward, loss, backward, update, and the precision counters.
+
+The network may hold K stacked models: ``engine.population`` runs the same steps on them and
+keeps one number per model where this loop keeps one number (in Python floats, which are
+quicker to add up for a single model).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.arrays import batch_array
+from engine.layers import with_ones_column
 from engine.network import Network
 from engine.optim import Optimizer
 
 Array = npt.NDArray[np.floating]
+Counts = npt.NDArray[np.intp]
 
 
-@dataclass(frozen=True)
-class EpochStats:
-    """What one epoch did."""
+class EpochStats(NamedTuple):
+    """What one epoch did (immutable; a named tuple because it is made every epoch)."""
 
     epoch: int
     """1-based number of the epoch just trained."""
@@ -36,19 +45,32 @@ class EpochStats:
 
 
 def encode_targets(y: npt.NDArray[np.integer], network: Network) -> Array:
-    """Integer labels as the output layer's targets: one-hot for softmax, else a 0/1 column."""
+    """Integer labels as the output layer's targets: one-hot for softmax, else a 0/1 column.
+
+    Labels ``(…, n)`` give targets ``(…, n, outputs)``, stored column by column like the
+    layers' batch arrays.
+    """
     out = network.layers[-1]
+    dtype = network.dtype
+    targets = batch_array(y.shape[:-1], y.shape[-1], out.n_out, dtype)
     if out.activation.name == "softmax":
-        return np.eye(out.n_out, dtype=network.dtype)[y]
-    return y.astype(network.dtype).reshape(-1, 1)
+        targets[...] = np.eye(out.n_out, dtype=dtype)[y]
+    else:
+        targets[..., 0] = y
+    return targets
 
 
 def count_nonfinite(*arrays: Array | None) -> int:
     return sum(int(a.size - np.count_nonzero(np.isfinite(a))) for a in arrays if a is not None)
 
 
-def locate_blowup(network: Network) -> str | None:
-    """Name the first place, in forward order, that holds a NaN or infinity."""
+def locate_blowup(network: Network, model: tuple[int, ...] = ()) -> str | None:
+    """Name the first place, in forward order, that holds a NaN or infinity.
+
+    Args:
+        network: The network.
+        model: Index of one stacked model, e.g. ``(3,)``; ``()`` for an unstacked network.
+    """
     for i, layer in enumerate(network.layers):
         for what, arr in (
             ("weights", layer.weight),
@@ -56,11 +78,11 @@ def locate_blowup(network: Network) -> str | None:
             ("pre-activation", layer.z),
             ("output", layer.a),
         ):
-            if arr is not None and not np.isfinite(arr).all():
+            if arr is not None and not np.isfinite(arr[model]).all():
                 return f"layer {i} {what}"
     for i in range(len(network.layers) - 1, -1, -1):
         layer = network.layers[i]
-        if not np.isfinite(layer.grad_weight).all():
+        if not np.isfinite(layer.grad_weight[model]).all():
             return f"layer {i} weight gradient"
     return None
 
@@ -80,63 +102,111 @@ class Trainer:
         self.network = network
         self.optimizer = optimizer
         self.x = x.astype(network.dtype)
+        self.x_ext = with_ones_column(self.x)
+        """``[x 1]``: the inputs as the first layer reads them."""
         self.targets = encode_targets(y, network)
         self.batch_size = batch_size if batch_size and batch_size < len(x) else None
         self.batch_rng = batch_rng
         self.epoch = 0
         self.track_underflow = network.dtype != np.float64
+        self._parameter_count = network.flat_params.shape[-1]
+        self.input_transform: Callable[[Array, Array], Array] | None = None
+        """Replaces each batch's inputs x (without the ones column) before its forward pass
+        (adversarial training)."""
+        self.gradient_hook: Callable[[Network], None] | None = None
+        """Rewrites ``network.flat_grads`` after backward, before the update (DP-SGD)."""
+
+    def state(self) -> dict[str, Any]:
+        """The epoch count and the batch generator's state: what the next epoch draws from."""
+        return {"epoch": self.epoch, "rng": self.batch_rng.bit_generator.state}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a ``state()``."""
+        self.epoch = int(state["epoch"])
+        self.batch_rng.bit_generator.state = state["rng"]
+
+    def set_points(self, x: Array, y: npt.NDArray[np.integer]) -> None:
+        """Train from now on on other points and labels (a clean set to fine-tune on)."""
+        self.x = x.astype(self.network.dtype)
+        self.x_ext = with_ones_column(self.x)
+        self.targets = encode_targets(y, self.network)
+        self.batch_size = self.batch_size if self.batch_size and self.batch_size < len(x) else None
+
+    @property
+    def targets(self) -> Array:
+        """``(…, n, outputs)``; set it to train on other labels (see ``encode_targets``)."""
+        return self._targets
+
+    @targets.setter
+    def targets(self, targets: Array) -> None:
+        self._targets = targets
+        self._full_batch = [(self.x_ext, targets)]
 
     def batches(self) -> list[tuple[Array, Array]]:
-        """This epoch's (inputs, targets) batches; draws the order from the batch generator."""
+        """This epoch's ([x 1], targets) batches; draws the order from the batch generator."""
         if self.batch_size is None:
-            return [(self.x, self.targets)]
+            return self._full_batch
         order = self.batch_rng.permutation(len(self.x))
+        # Gathering columns of the transposed arrays keeps every batch stored like the layers'
+        # arrays (see engine.arrays.batch_array).
+        x_cols, target_cols = self.x_ext.swapaxes(-1, -2), self.targets.swapaxes(-1, -2)
         return [
-            (self.x[idx], self.targets[idx])
+            (x_cols[..., idx].swapaxes(-1, -2), target_cols[..., idx].swapaxes(-1, -2))
             for idx in np.array_split(order, range(self.batch_size, len(order), self.batch_size))
         ]
 
     def train_epoch(self) -> EpochStats:
         """Run one epoch and return its statistics."""
         net = self.network
-        loss_sum = 0.0
-        noop = underflow = 0
+        loss = net.loss
+        optimizer = self.optimizer
         batches = self.batches()
+        weighted = len(batches) > 1 and not loss.summed
+        total = 0.0
+        noop: int | Counts = 0
+        underflow = 0
         for xb, yb in batches:
-            p = net.forward(xb)
-            value = net.loss.value(p, yb)
-            loss_sum += value if net.loss.summed else value * len(xb)
+            if self.input_transform is not None:
+                xb = with_ones_column(self.input_transform(xb[..., :-1], yb))
+            value = float(loss.values(net.forward(xb), yb))
+            total += value * xb.shape[-2] if weighted else value
             net.backward(yb)
+            if self.gradient_hook is not None:
+                self.gradient_hook(net)
             if self.track_underflow:
-                underflow += self._underflow()
-            noop += self.optimizer.step(net.flat_grads)
+                underflow += int(self.count_underflow())
+            noop += optimizer.step(net.flat_grads)
         self.epoch += 1
-        loss = loss_sum if net.loss.summed else loss_sum / len(self.x)
-        nonfinite = 0
-        blowup = None
-        # One sum is finite exactly when every term is (barring overflow, which is checked too).
-        if not (np.isfinite(loss) and np.isfinite(net.flat_params.sum())):
+        train_loss = total / len(self.x) if weighted else total
+        updates = self._parameter_count * len(batches)
+        if optimizer.finite and math.isfinite(train_loss):
+            nonfinite, blowup = 0, None
+        else:
             last = net.layers[-1]
-            nonfinite = count_nonfinite(net.flat_params, net.flat_grads, last.a)
+            nonfinite = max(count_nonfinite(net.flat_params, net.flat_grads, last.a), 1)
             blowup = locate_blowup(net) or "loss"
-            nonfinite = max(nonfinite, 1)
         return EpochStats(
-            epoch=self.epoch,
-            train_loss=loss,
-            noop_updates=noop,
-            updates=net.flat_params.size * len(batches),
-            underflow=underflow if self.track_underflow else None,
-            nonfinite=nonfinite,
-            blowup=blowup,
+            self.epoch,
+            train_loss,
+            int(noop),
+            updates,
+            underflow if self.track_underflow else None,
+            nonfinite,
+            blowup,
         )
 
-    def _underflow(self) -> int:
-        count = 0
+    def count_underflow(self) -> Counts:
+        """Gradient entries of the last backward pass that rounded to zero in the network's
+        dtype though the same product of the same operands is non-zero in float64 (one count
+        per stacked model)."""
+        count: Counts | int = 0
         for layer in self.network.layers:
-            assert layer.x is not None and layer.grad_z is not None
-            reference = layer.x.T.astype(np.float64) @ layer.grad_z.astype(np.float64)
-            count += int(np.count_nonzero((layer.grad_weight == 0) & (reference != 0)))
-            if layer.grad_bias is not None:
-                ref_b = layer.grad_z.astype(np.float64).sum(axis=0)
-                count += int(np.count_nonzero((layer.grad_bias == 0) & (ref_b != 0)))
-        return count
+            assert layer.inputs is not None and layer.grad_z is not None
+            # [x 1].T @ dL/dz in float64: the weight and bias gradients' reference together.
+            reference = np.matmul(
+                layer.inputs.swapaxes(-1, -2).astype(np.float64),
+                layer.grad_z.astype(np.float64),
+            )
+            lost = (layer.grads_block == 0) & (reference != 0)
+            count = count + np.count_nonzero(lost, axis=(-2, -1))
+        return np.asarray(count)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engine.attacks import evasion
 from engine.config import TrainConfig
 from engine.experiments.common import safe_key
 from engine.run import Array, Data, Run, flip_labels
@@ -65,12 +66,34 @@ def run_keys(scenario: Scenario) -> list[str]:
         return ["clean", "poisoned"]
     if ex.butterfly is not None:
         return ["baseline", "nudged"]
-    return ["baseline"]
+    return [key for key, _, _ in _attack_configs(scenario)] or ["baseline"]
+
+
+def _attack_configs(scenario: Scenario) -> list[tuple[str, str, TrainConfig]]:
+    """(key, label, training config) of the runs of evasion, membership and backdoor."""
+    ex, train = scenario.experiments, scenario.training
+    if ex.evasion is not None:
+        twin = [("adversarial", "adv. trained", train)] if ex.evasion.defence else []
+        return [("baseline", "baseline", train), *twin]
+    if (m := ex.membership) is not None:
+        runs = [("overfit", "overfit", train)]
+        if m.l2 > 0:
+            runs.append(("regularised", f"L2 {m.l2:g}", train.model_copy(update={"l2": m.l2})))
+        if m.dp is not None:
+            label = f"DP-SGD sigma {m.dp.noise_multiplier:g}"
+            runs.append(("dp", label, train.model_copy(update={"dp": m.dp})))
+        return runs
+    if (b := ex.backdoor) is not None:
+        twin = [("finetuned", "fine-tuned", train)]
+        return [("backdoored", "backdoored", train), *(twin if b.finetune_at else [])]
+    return []
 
 
 def choose_flips(scenario: Scenario, data: Data) -> npt.NDArray[np.int64]:
     """Indices into the training set whose labels the poisoned twin flips."""
     p = scenario.experiments.poison
+    if scenario.experiments.backdoor is not None:  # the points that carry the trigger
+        return np.flatnonzero(data.x_train[:, 2] == 1).astype(np.int64)
     if p is None:
         return np.zeros(0, dtype=np.int64)
     n = len(data.y_train)
@@ -113,6 +136,15 @@ def build_runs(
         start = baseline.weights()
         slots = [Slot(configs[0][0], configs[0][1], baseline)]
         slots += [Slot(k, label, Run(data, model, c, start)) for k, label, c in configs[1:]]
+        return slots, flips
+    configs = _attack_configs(scenario)
+    if configs:
+        key, label, first = configs[0]
+        slots = [Slot(key, label, Run(data, model, first, initial_weights))]
+        start = slots[0].run.weights()
+        slots += [Slot(k, lab, Run(data, model, c, start)) for k, lab, c in configs[1:]]
+        if ex.evasion is not None and len(slots) > 1:
+            evasion.defend(slots[1].run, ex.evasion)
         return slots, flips
     baseline = Run(data, model, train, initial_weights)
     start = baseline.weights()

@@ -45,8 +45,8 @@ def test_a_headless_run_never_loads_textual() -> None:
         "import sys\n"
         "from tui_nn.cli import main\n"
         "status = main(['run', 'moons-poison', '--epochs', '3', '--quiet'])\n"
-        "tops = ('textual', 'textual_plotext')\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in tops)\n"
+        "names = ('textual', 'textual_plotext')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in names)\n"
         "print(status, loaded)\n"
     )
     done = subprocess.run(

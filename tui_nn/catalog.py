@@ -19,13 +19,20 @@ SHIPPED_ORDER = (
     "moons-butterfly",
     "moons-float16",
     "moons-side-channel",
+    "moons-evasion",
+    "moons-extraction",
+    "moons-membership",
+    "moons-leakage",
+    "moons-backdoor",
+    "supply-chain",
     "xor-classic",
     "xor",
     "circles",
     "spiral",
 )
-"""The order `list` and the picker show shipped scenarios in: the baseline, the ways it breaks,
-then the other problems. Shipped scenarios not named here follow, sorted."""
+"""The order `list` and the picker show shipped scenarios in: the baseline, the ways it breaks
+(stress tests, then attacks), then the other problems. Shipped scenarios not named here
+follow, sorted."""
 
 
 def shipped_dir() -> Path:

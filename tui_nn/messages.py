@@ -32,3 +32,27 @@ class TrainingStopped(Message):
         """The session's epoch when training stopped."""
         self.reason = reason
         """Why it stopped."""
+
+
+class MapClicked(Message):
+    """The map was clicked at a point of the plane (the probe is there now)."""
+
+    def __init__(self, x: float, y: float, button: int) -> None:
+        super().__init__()
+        self.x = x
+        """The point's x1."""
+        self.y = y
+        """The point's x2."""
+        self.button = button
+        """1 left, 2 middle, 3 right."""
+
+
+class JobDone(Message):
+    """Long work the worker did for a key (a block of epochs, a seek, a new run) is done."""
+
+    def __init__(self, text: str, error: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        """What to tell the user ('' for nothing)."""
+        self.error = error
+        """Whether the work was refused (the text says why)."""

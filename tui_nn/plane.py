@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,9 @@ DISAGREE = FADED + CLASSES_SHOWN
 """The difference view's colour for cells where the two runs disagree."""
 RING = DISAGREE + 1
 """The colour of circles drawn over the plane (the OOD radii)."""
-COLOURS = RING + 1
+ACTIVATION = RING + 1
+"""First index of the activation ramp (a neuron's map): ACTIVATION + 0..2*LEVELS-1."""
+COLOURS = ACTIVATION + 2 * LEVELS
 """How many colour indices there are."""
 
 ASCII_CLASS_GLYPHS = (".-o@", ".+xX", ".~sS", ".=zZ")
@@ -40,6 +42,14 @@ ASCII_CLASS_GLYPHS = (".-o@", ".+xX", ".~sS", ".=zZ")
 points are drawn as their class digit, and 0 must not hide among O's."""
 ASCII_DISAGREE = "%"
 ASCII_RING = ":"
+ARROW_HEADS = "→↗↑↖←↙↓↘"
+"""An arrow's head by the octant it points to, counter-clockwise from east."""
+ASCII_ARROW_HEADS = ">/^\\</v\\"
+SHAFTS = "─╱│╲"
+"""An arrow's or a line's cells by its direction (octant mod 4)."""
+ASCII_SHAFTS = "-/|\\"
+MARK_KINDS = {"point": "mark", "cross": "cross", "target": "target"}
+"""Mark kind -> the kind of point it is drawn as."""
 
 Indices = npt.NDArray[np.intp]
 
@@ -77,6 +87,21 @@ def colour_indices(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.int64]:
     return np.clip(scaled, 0, MULTI - 1).astype(np.int64)
 
 
+def hard_indices(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.int64]:
+    """Per grid point, the sure colour of its predicted class (the discretized map)."""
+    if n_outputs > 2:
+        return MULTI + (grid.classes % CLASSES_SHOWN) * LEVELS + LEVELS - 1
+    return np.where(grid.classes == 1, MULTI - 1, 0).astype(np.int64)
+
+
+def neuron_values(grid: GridOutputs, layer: int, unit: int) -> npt.NDArray[np.float64]:
+    """One hidden neuron's activations over the grid, scaled to [-1, 1] by the largest."""
+    values = grid.hidden[layer][unit]
+    magnitude = np.abs(values[np.isfinite(values)])
+    top = float(magnitude.max()) if magnitude.size else 0.0
+    return values / top if top > 0 else np.zeros_like(values)
+
+
 def class_confidence(grid: GridOutputs, n_outputs: int) -> npt.NDArray[np.float64]:
     """Per grid point, the probability of the predicted class."""
     if n_outputs > 1:
@@ -89,7 +114,9 @@ class Points:
     """One layer of data points drawn over the plane."""
 
     kind: str
-    """'train', 'test', 'flipped' or 'mark' (an experiment's point)."""
+    """'train', 'test', 'flipped', 'mark' (an experiment's point), 'cross' (a recovered
+    point), 'target' (the real point it came from) or 'head' (an arrow's head; the label is
+    its octant)."""
     xy: npt.NDArray[np.float64]
     labels: npt.NDArray[np.int64]
 
@@ -121,6 +148,24 @@ class Raster:
         if self.colours[2 * row, col] == RING or self.colours[2 * row + 1, col] == RING:
             return ASCII_RING
         return ascii_glyph(int(self.classes[row, col]), float(self.confidence[row, col]))
+
+
+def fit_aspect(extent: Extent, width: int, height: int) -> Extent:
+    """``extent`` grown about its centre so a pixel covers as much x as y.
+
+    A picture ``width`` cells across and ``height`` lines down has width x 2 * height pixels
+    (half a cell each, close to square on a terminal). Growing the shorter side keeps circles
+    round and never hides any of the requested range.
+    """
+    columns, rows = max(1, width), 2 * max(1, height)
+    wide = (extent.x_max - extent.x_min) / columns
+    tall = (extent.y_max - extent.y_min) / rows
+    cx, cy = (extent.x_min + extent.x_max) / 2, (extent.y_min + extent.y_max) / 2
+    if wide < tall:
+        half = tall * columns / 2
+        return Extent(cx - half, cx + half, extent.y_min, extent.y_max)
+    half = wide * rows / 2
+    return Extent(extent.x_min, extent.x_max, cy - half, cy + half)
 
 
 def cell_of(x: float, y: float, extent: Extent, width: int, height: int) -> tuple[int, int, int]:
@@ -173,6 +218,60 @@ def _rings(extent: Extent, width: int, height: int, marks: Sequence[Mark]) -> np
     return ring
 
 
+def shaft_cells(extent: Extent, width: int, height: int, marks: Sequence[Mark]) -> Points:
+    """The cells arrows and lines pass through, as 'shaft' points labelled by direction.
+
+    A shaft is drawn as a line character over the map rather than as coloured pixels, so the
+    map under it stays readable; the cell where an arrow ends holds its head instead.
+    """
+    cells: dict[tuple[int, int], int] = {}
+    sx = width / (extent.x_max - extent.x_min)
+    sy = height / (extent.y_max - extent.y_min)
+    for m in marks:
+        if m.kind not in ("arrow", "line") or m.to is None:
+            continue
+        x0, y0 = (m.x - extent.x_min) * sx, (extent.y_max - m.y) * sy
+        x1, y1 = (m.to[0] - extent.x_min) * sx, (extent.y_max - m.to[1]) * sy
+        # A cell is twice as tall as it is wide: the direction drawn is the one on screen.
+        direction = octant(x1 - x0, (y0 - y1) * 2) % 4
+        steps = int(min(4 * (width + height), 3 * max(abs(x1 - x0), abs(y1 - y0)) + 2))
+        t = np.linspace(0.0, 1.0, steps)
+        cols = np.floor(x0 + t * (x1 - x0)).astype(np.int64)
+        rows = np.floor(y0 + t * (y1 - y0)).astype(np.int64)
+        end = (int(np.floor(y1)), int(np.floor(x1))) if m.kind == "arrow" else None
+        inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
+        for r, c in zip(rows[inside].tolist(), cols[inside].tolist(), strict=True):
+            if (r, c) != end:
+                cells[(r, c)] = direction
+    # Back to data coordinates (cell centres), so the layer places like any other.
+    xy = np.array(
+        [[extent.x_min + (c + 0.5) / sx, extent.y_max - (r + 0.5) / sy] for (r, c) in cells],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    return Points("shaft", xy, np.array(list(cells.values()), dtype=np.int64))
+
+
+def octant(dx: float, dy: float) -> int:
+    """0..7: the direction of (dx, dy) counter-clockwise from east, in eighths of a turn."""
+    return round(math.atan2(dy, dx) / (math.pi / 4)) % 8
+
+
+def mark_points(marks: Sequence[Mark]) -> list[Points]:
+    """The point-like marks (probe points, recovered points, arrow heads) as point layers."""
+    layers = []
+    for kind, drawn in MARK_KINDS.items():
+        chosen = [m for m in marks if m.kind == kind]
+        if chosen:
+            xy = np.array([[m.x, m.y] for m in chosen], dtype=np.float64)
+            layers.append(Points(drawn, xy, np.zeros(len(chosen), dtype=np.int64)))
+    heads = [m for m in marks if m.kind == "arrow" and m.to is not None]
+    if heads:
+        xy = np.array([m.to for m in heads], dtype=np.float64)
+        octants = [octant(m.to[0] - m.x, m.to[1] - m.y) for m in heads if m.to is not None]
+        layers.append(Points("head", xy, np.array(octants, dtype=np.int64)))
+    return layers
+
+
 def rasterise(
     grid: GridOutputs,
     width: int,
@@ -182,6 +281,8 @@ def rasterise(
     points: Sequence[Points] = (),
     other: GridOutputs | None = None,
     marks: Sequence[Mark] = (),
+    hard: bool = False,
+    neuron: tuple[int, int] | None = None,
 ) -> Raster:
     """Draw one run's decision over the plane, or where two runs disagree.
 
@@ -194,11 +295,22 @@ def rasterise(
         other: A second run's grid over the same extent: draw the difference view (faint
             class colours where the two agree, the DISAGREE colour where they do not).
         marks: Experiment marks: circles are drawn into the pixels, points as 'mark' points.
+        hard: Colour each pixel by its predicted class only (no confidence shading).
+        neuron: (hidden layer, unit): draw that neuron's activation instead of the output.
     """
     width, height = max(1, width), max(1, height)
-    colours = _sample(colour_indices(grid, n_outputs), 2 * height, width)
+    indices = hard_indices(grid, n_outputs) if hard else colour_indices(grid, n_outputs)
+    colours = _sample(indices, 2 * height, width)
     classes = _sample(grid.classes, height, width)
     confidence = _sample(class_confidence(grid, n_outputs), height, width)
+    if hard:
+        confidence = np.ones_like(confidence)
+    if neuron is not None:
+        values = neuron_values(grid, *neuron)
+        ramp = np.clip(((values + 1) * LEVELS).astype(np.int64), 0, 2 * LEVELS - 1)
+        colours = _sample(ACTIVATION + ramp, 2 * height, width)
+        classes = _sample((values > 0).astype(np.int64), height, width)
+        confidence = _sample(0.5 + np.abs(values) / 2, height, width)
     disagree = cells_disagree = None
     if other is not None:
         px_classes = _sample(grid.classes, 2 * height, width)
@@ -207,11 +319,10 @@ def rasterise(
         cells_disagree = disagree[0::2] | disagree[1::2]
     ring = _rings(grid.extent, width, height, marks)
     colours = np.where(ring, RING, colours)
-    layers = list(points)
-    marked = [m for m in marks if m.kind == "point"]
-    if marked:
-        xy = np.array([[m.x, m.y] for m in marked], dtype=np.float64)
-        layers.append(Points("mark", xy, np.zeros(len(marked), dtype=np.int64)))
+    shafts = shaft_cells(grid.extent, width, height, marks)
+    heads = [layer for layer in mark_points(marks) if layer.kind == "head"]
+    others = [layer for layer in mark_points(marks) if layer.kind != "head"]
+    layers = [shafts, *heads, *points, *others]  # data points hide arrows; marks go on top
     placed: dict[tuple[int, int], tuple[str, int]] = {}
     for layer in layers:
         for row, col, label in _place(layer, grid.extent, width, height):
@@ -230,12 +341,99 @@ def data_points(snapshot: Snapshot, *, test: bool = True) -> list[Points]:
     if len(snapshot.flipped):
         i = snapshot.flipped
         layers.append(Points("flipped", snapshot.x_train[i], snapshot.y_train[i]))
+    if len(snapshot.relabelled):
+        i = snapshot.relabelled
+        layers.append(Points("flipped", snapshot.x_train[i], snapshot.y_train[i]))
+    if len(snapshot.added):
+        i = snapshot.added
+        layers.append(Points("added", snapshot.x_train[i], snapshot.y_train[i]))
     return layers
 
 
-def experiment_marks(snapshot: Snapshot) -> list[Mark]:
-    """Every experiment's marks (probes, radius circles, ...)."""
-    return [m for view in snapshot.experiments for m in view.marks]
+@dataclass(frozen=True)
+class Pane:
+    """One picture of the map; several are drawn side by side."""
+
+    label: str
+    """'' for a lone pane; e.g. 'trigger off', 'trigger on', 'extracted copy'."""
+    grid: GridOutputs
+    other: GridOutputs | None
+    """The second run's grid in the difference view."""
+    points: list[Points]
+
+
+def slice_points(layers: Sequence[Points], value: float) -> list[Points]:
+    """The points of each layer whose extra input (third column) equals ``value``."""
+    out = []
+    for layer in layers:
+        if layer.xy.shape[1] < 3:
+            out.append(layer)
+            continue
+        keep = layer.xy[:, 2] == value
+        out.append(Points(layer.kind, layer.xy[keep], layer.labels[keep]))
+    return out
+
+
+def panes(snapshot: Snapshot, runs: Sequence[int], *, test: bool = True) -> list[Pane]:
+    """What the map shows for these runs (one run, or two compared), pane by pane.
+
+    A network with an extra binary input (a backdoor's trigger) is shown as two slices side
+    by side, the feature off and on. A single run shown at the range an experiment's planes
+    cover (an extracted copy) gets those planes beside it.
+    """
+    runs = [i for i in runs if i < len(snapshot.runs)]
+    if not runs or snapshot.runs[runs[0]].grid is None:
+        return []
+    first = snapshot.runs[runs[0]]
+    assert first.grid is not None
+    grids = [first.grid, *first.slices]
+    others: list[GridOutputs | None] = [None] * len(grids)
+    if len(runs) == 2:
+        second = snapshot.runs[runs[1]]
+        others = [second.grid, *second.slices] if second.grid is not None else others
+    points = data_points(snapshot, test=test)
+    if len(grids) > 1:
+        name = snapshot.features[2] if len(snapshot.features) > 2 else "x3"
+        out = []
+        for grid, other in zip(grids, others, strict=False):
+            value = grid.extra[0] if grid.extra else 0.0
+            label = f"{name} {'on' if value else 'off'}"
+            out.append(Pane(label, grid, other, slice_points(points, value)))
+        return out
+    out = [Pane("", first.grid, others[0], points)]
+    if len(runs) == 1:
+        beside = [
+            Pane(plane.label, plane.grid, None, points)
+            for view in snapshot.experiments
+            for plane in view.planes
+            if plane.grid.extent == first.grid.extent
+        ]
+        if beside:
+            out = [replace(out[0], label=first.label), *beside]
+    return out
+
+
+def pane_count(snapshot: Snapshot | None, runs: Sequence[int], extent: Extent) -> int:
+    """How many panes ``panes`` will give for these runs at this extent (1 without data)."""
+    if snapshot is None or not snapshot.runs:
+        return 1
+    first = snapshot.runs[min(runs[0], len(snapshot.runs) - 1)] if runs else snapshot.runs[0]
+    if first.slices:
+        return 1 + len(first.slices)
+    if len(runs) != 1:
+        return 1
+    planes = [p for v in snapshot.experiments for p in v.planes if p.grid.extent == extent]
+    return 1 + len(planes)
+
+
+def experiment_marks(snapshot: Snapshot, run: str | None = None) -> list[Mark]:
+    """Every experiment's marks (probes, radius circles, arrows, ...) for the run shown.
+
+    Marks tied to a run (an attack on that run) are drawn only when ``run`` is that run's key;
+    None draws the first run's.
+    """
+    shown = run if run is not None else (snapshot.runs[0].key if snapshot.runs else "")
+    return [m for view in snapshot.experiments for m in view.marks if m.run in ("", shown)]
 
 
 @dataclass(frozen=True)
@@ -243,7 +441,8 @@ class LegendItem:
     """One entry of a legend: what is drawn (colour mode, glyph mode) and what it means."""
 
     key: str
-    """'class', 'train', 'test', 'flipped', 'mark', 'disagree', 'ring', 'shade', 'probe'."""
+    """'class', 'train', 'test', 'flipped', 'mark', 'disagree', 'ring', 'head', 'line',
+    'target', 'cross', 'shade', 'probe'."""
     glyph: str
     ascii: str
     text: str
@@ -251,29 +450,65 @@ class LegendItem:
 
 
 def legend(
-    snapshot: Snapshot, raster: Raster | None, *, difference: bool = False
+    snapshot: Snapshot,
+    raster: Raster | None,
+    *,
+    difference: bool = False,
+    neuron: str | None = None,
 ) -> list[LegendItem]:
     """What the marks, colours and shades of a picture of this snapshot mean."""
     items = []
     kinds = {kind for kind, _ in (raster.points.values() if raster else ())}
-    if difference:
+    if neuron is not None:
+        items.append(LegendItem("activation", "█", "@", f"{neuron}: − blue, + amber"))
+    elif difference:
         items.append(LegendItem("disagree", "█", ASCII_DISAGREE, "the runs disagree"))
     else:
         for c in range(min(snapshot.n_classes, CLASSES_SHOWN)):
             glyphs = ASCII_CLASS_GLYPHS[c]
             items.append(LegendItem("class", "█", glyphs[-1], f"class {c}", cls=c))
     if "flipped" in kinds or (raster is None and len(snapshot.flipped)):
-        items.append(LegendItem("flipped", "✖", "!", "flipped label"))
+        poisoned = len(snapshot.features) > 2
+        items.append(LegendItem("flipped", "✖", "!", "poisoned" if poisoned else "flipped label"))
+    if "added" in kinds:
+        items.append(LegendItem("added", "■", "+", "added by hand"))
     if "mark" in kinds:
         items.append(LegendItem("mark", "◆", "*", "probe point"))
     if raster is not None and bool(np.any(raster.colours == RING)):
         items.append(LegendItem("ring", "◯", ASCII_RING, "radius circle"))
-    items.append(LegendItem("train", "●", "0", "train"))
+    if "head" in kinds:
+        items.append(LegendItem("head", "→", ">", "pushed by the attack"))
+    elif "shaft" in kinds:
+        items.append(LegendItem("line", "─", "-", "recovered hinge"))
+    if "target" in kinds:
+        items.append(LegendItem("target", "◎", "$", "real point"))
+    if "cross" in kinds:
+        items.append(LegendItem("cross", "✚", "&", "recovered"))
+    items.append(LegendItem("train", "●", "0-9", "train"))
     if "test" in kinds or (raster is None and len(snapshot.x_test)):
-        items.append(LegendItem("test", "○", "0", "test"))
-    if difference:
+        items.append(LegendItem("test", "○", "0-9", "test"))
+    if neuron is not None:
+        pass
+    elif difference:
         items.append(LegendItem("shade", "▒", ".", "faint: they agree"))
     else:
         items.append(LegendItem("shade", "░", ".", "grey: unsure"))
     items.append(LegendItem("probe", "╋", "#", "cursor"))
+    return items
+
+
+def panes_legend(
+    snapshot: Snapshot, rasters: Sequence[Raster], *, difference: bool = False
+) -> list[LegendItem]:
+    """The legend of several panes drawn side by side: every entry any of them needs, once."""
+    if not rasters:
+        return legend(snapshot, None, difference=difference)
+    items = legend(snapshot, rasters[0], difference=difference)
+    for raster in rasters[1:]:
+        keys = {(i.key, i.cls) for i in items}
+        extra = [i for i in legend(snapshot, raster, difference=difference)
+                 if (i.key, i.cls) not in keys]  # fmt: skip
+        # New marks go before the points' entries, which end every legend.
+        cut = next((n for n, i in enumerate(items) if i.key == "train"), len(items))
+        items[cut:cut] = [i for i in extra if i.key not in ("train", "test", "shade", "probe")]
     return items

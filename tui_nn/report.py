@@ -24,7 +24,14 @@ from engine.experiments.expectations import Outcome
 from engine.files import write_atomic
 from engine.snapshot import RunView, Snapshot
 from engine.twins import DIFFERENCE
-from tui_nn.plane import data_points, experiment_marks, legend, rasterise
+from tui_nn.plane import (
+    ASCII_ARROW_HEADS,
+    ASCII_SHAFTS,
+    experiment_marks,
+    panes,
+    panes_legend,
+    rasterise,
+)
 from tui_nn.story import clean, experiment_text
 
 BOUNDARY_SIZE = (60, 20)
@@ -135,6 +142,7 @@ def build(
             {"epoch": m.epoch, "when": m.trigger, "caption": m.caption} for m in snapshot.moments
         ],
         "history": {
+            "epochs": base.history.epochs.tolist(),
             "train_loss": base.history.train_loss.tolist(),
             "test_loss": base.history.test_loss.tolist() if len(snapshot.x_test) else [],
         },
@@ -225,46 +233,76 @@ def view_title(snapshot: Snapshot) -> str:
 def boundary_text(snapshot: Snapshot, size: tuple[int, int] = BOUNDARY_SIZE) -> str:
     """The scenario's opening view of the plane in plain characters, framed, with a legend.
 
+    Several panes (a trigger's two slices, a copy beside its victim) are framed side by side.
     The snapshot must carry a grid for the runs shown (``BOUNDARY_GRID``).
     """
     width, height = size
     difference = snapshot.view == DIFFERENCE and len(snapshot.runs) > 1
     first = snapshot.compare[0] if difference else (snapshot.run_index(snapshot.view) or 0)
-    grid = snapshot.runs[first].grid
-    if grid is None:
+    runs = snapshot.compare if difference else (first,)
+    shown = panes(snapshot, runs, test=False)
+    if not shown:
         return "(no grid in this snapshot)"
-    other = snapshot.runs[snapshot.compare[1]].grid if difference else None
-    raster = rasterise(
-        grid,
-        width,
-        height,
-        n_outputs=snapshot.baseline.layers[-1].n_out,
-        points=data_points(snapshot, test=False),
-        other=other,
-        marks=experiment_marks(snapshot),
-    )
-    rows = [[raster.glyph(r, c) for c in range(width)] for r in range(height)]
-    for (r, c), (kind, label) in raster.points.items():
-        rows[r][c] = {"flipped": "!", "mark": "*"}.get(kind, str(label % 10))
-    ext = grid.extent
+    marks = experiment_marks(snapshot, snapshot.runs[first].key)
+    k = len(shown)
+    pane_width = (width - 3 * (k - 1)) // k
+    ext = shown[0].grid.extent
     top, bottom = f"{ext.y_max:g}", f"{ext.y_min:g}"
     margin = max(len(top), len(bottom))
-    lines = [f"{top:>{margin}} +{'-' * width}+"]
-    lines += [f"{'':>{margin}} |{''.join(cells)}|" for cells in rows]
-    lines.append(f"{bottom:>{margin}} +{'-' * width}+")
+    blocks = []
+    rasters = []
+    for pane in shown:
+        raster = rasterise(
+            pane.grid,
+            pane_width,
+            height,
+            n_outputs=snapshot.baseline.layers[-1].n_out,
+            points=pane.points,
+            other=pane.other,
+            marks=marks,
+        )
+        rasters.append(raster)
+        rows = [[raster.glyph(r, c) for c in range(pane_width)] for r in range(height)]
+        for (r, c), (kind, label) in raster.points.items():
+            rows[r][c] = _ascii_point(kind, label)
+        frame = "+" + "-" * pane_width + "+"
+        blocks.append([pane.label.center(pane_width + 2), frame])
+        blocks[-1] += ["|" + "".join(cells) + "|" for cells in rows]
+        blocks[-1].append(frame)
+    labelled = any(p.label for p in shown)
+    lines = []
+    for i in range(0 if labelled else 1, height + 3):
+        edge = top if i == 1 else bottom if i == height + 2 else ""
+        lines.append(f"{edge:>{margin}} " + " ".join(block[i] for block in blocks))
     left, right = f"{ext.x_min:g}", f"{ext.x_max:g}"
-    lines.append(f"{'':>{margin}}  {left}{right:>{width - len(left)}}")
-    items = [i for i in legend(snapshot, raster, difference=difference) if i.key != "probe"]
+    axis = f"{left}{right:>{pane_width - len(left)}}"
+    lines.append(f"{'':>{margin}}  " + "   ".join(axis for _ in shown).rstrip())
+    items = panes_legend(snapshot, rasters, difference=difference)
     words = []
     for item in items:
         if item.key == "class":
             words.append(f"{item.text}: {'.' + item.ascii} (unsure to sure)")
         elif item.key == "train":
             words.append("0-9: training points, as their class")
-        elif item.key != "shade":
+        elif item.key not in ("shade", "probe"):
             words.append(f"{item.ascii}: {item.text}")
-    lines.append("  ".join(words))
+    line = ""
+    for word in words:
+        if line and len(line) + 2 + len(word) > TEXT_WIDTH:
+            lines.append(line)
+            line = ""
+        line = f"{line}  {word}" if line else word
+    lines.append(line)
     return "\n".join(lines)
+
+
+def _ascii_point(kind: str, label: int) -> str:
+    """A point of the text map: its class digit, or the glyph of its kind."""
+    if kind == "head":
+        return ASCII_ARROW_HEADS[label % 8]
+    if kind == "shaft":
+        return ASCII_SHAFTS[label % 4]
+    return {"flipped": "!", "mark": "*", "cross": "&", "target": "$"}.get(kind, str(label % 10))
 
 
 def _sampled(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:

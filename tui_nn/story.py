@@ -101,13 +101,26 @@ def _one_line(text: str, width: int, indent: int) -> str:
     return " " * indent + (text if len(text) <= room else text[: room - 1] + "…")
 
 
-def table_text(table: Table, *, header: Style | None = None) -> Text:
-    """A small table as aligned text (numbers right-aligned)."""
+def table_text(table: Table, *, header: Style | None = None, width: int | None = None) -> Text:
+    """A small table as aligned text (numbers right-aligned).
+
+    A table wider than ``width`` is shown row by row instead: the first cell on a line, then
+    the other columns as 'name value' pairs, wrapped and indented.
+    """
     header = header or Style(bold=True)
     widths = [
         max(len(table.columns[c]), *(len(row[c]) for row in table.rows))
         for c in range(len(table.columns))
     ]
+    if width is not None and sum(widths) + 2 * (len(widths) - 1) > width:
+        stacked = Text()
+        for i, row in enumerate(table.rows):
+            stacked.append(("\n" if i else "") + row[0], header)
+            pairs = " · ".join(
+                f"{name} {cell}" for name, cell in zip(table.columns[1:], row[1:], strict=True)
+            )
+            stacked.append("\n" + _indent(pairs, width, 2))
+        return stacked
     text = Text(no_wrap=True, overflow="ellipsis")
 
     def cells(row: Sequence[str]) -> str:
@@ -171,6 +184,39 @@ def histogram_text(
     return text
 
 
+def block_text(
+    view: ExperimentView,
+    width: int,
+    *,
+    glyphs: bool = False,
+    class_styles: Sequence[Style] = DEFAULT_CLASS_STYLES,
+) -> Text | None:
+    """An experiment's table or histogram, the picture its figures describe (or None)."""
+    if view.table is not None:
+        return table_text(view.table, width=width)
+    if view.histogram:
+        return histogram_text(view.histogram, width, glyphs, class_styles)
+    return None
+
+
+def shown_figures(view: ExperimentView) -> list[Figure]:
+    """The figures a panel lists: those marked shown, unless a table already holds them."""
+    return [] if view.table is not None else [f for f in view.figures if f.shown]
+
+
+def listing_text(lines: Sequence[str], width: int, style: Style | None = None) -> Text:
+    """Lines shown as they are (cut to ``width``), e.g. a pickle's opcodes, from a file: cleaned."""
+    text = Text(no_wrap=True, overflow="crop")
+    for i, line in enumerate(lines):
+        shown = clean(line).replace("\n", " ")
+        text.append(
+            ("\n" if i else "") + (shown if len(shown) <= width else shown[: width - 1] + "…")
+        )
+    if style is not None:
+        text.stylize(style)
+    return text
+
+
 def experiment_text(
     view: ExperimentView,
     width: int,
@@ -180,30 +226,40 @@ def experiment_text(
     muted: Style | None = None,
     class_styles: Sequence[Style] = DEFAULT_CLASS_STYLES,
     wrap: bool = False,
+    notes: bool = True,
 ) -> Text:
-    """A whole experiment: title, headline, figures with meanings, table, histogram, notes.
+    """A whole experiment, in the panel's order: title, headline, table or histogram, figures
+    with their meanings, notes.
 
     ``wrap`` wraps each figure's meaning (a report); otherwise it is cut to one line (a panel).
+    Without ``notes`` the notes are left for ``notes_text`` (a panel puts them under a chart).
     """
     title = title or Style(bold=True)
-    muted = muted or Style(dim=True)
     text = Text()
     text.append(view.title, title)
     text.append("\n")
     text.append(_indent(view.headline, width, 0))
-    if view.table is not None:
+    block = block_text(view, width, glyphs=glyphs, class_styles=class_styles)
+    if block is not None:
         text.append("\n\n")
-        text.append(table_text(view.table))
-    figures = [f for f in view.figures if f.shown]
-    if view.table is not None:  # the table already holds the per-run figures
-        figures = []
+        text.append(block)
+    figures = shown_figures(view)
     if figures:
         text.append("\n\n")
         text.append(figure_lines(figures, width, muted=muted, wrap=wrap))
-    if view.histogram:
+    if view.listing:
         text.append("\n\n")
-        text.append(histogram_text(view.histogram, width, glyphs, class_styles))
-    for note in view.notes:
+        text.append(listing_text(view.listing, width, muted))
+    if notes and view.notes:
         text.append("\n\n")
-        text.append(_indent(note, width, 0), muted)
+        text.append(notes_text(view, width, muted=muted))
+    return text
+
+
+def notes_text(view: ExperimentView, width: int, *, muted: Style | None = None) -> Text:
+    """An experiment's notes, one paragraph each."""
+    text = Text()
+    for i, note in enumerate(view.notes):
+        text.append("\n\n" if i else "")
+        text.append(_indent(note, width, 0), muted or Style(dim=True))
     return text

@@ -47,7 +47,7 @@ def view(session: Session) -> ExperimentView:
             - base.network.flat_params.astype(np.float64)
         ).max(initial=0.0)
     )
-    loss_difference = float(drift.loss_difference[-1]) if len(drift.loss_difference) else 0.0
+    loss_difference = drift.last_loss_difference
     now = session.disagreement(0)
     peak = max(float(drift.disagreement.max(initial=0.0)), now)
     first = drift.first_divergence

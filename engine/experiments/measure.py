@@ -11,7 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.experiments import butterfly, ood, poison, precision, side_channel
+from engine.experiments import (
+    backdoor,
+    butterfly,
+    evasion,
+    extraction,
+    leakage,
+    membership,
+    ood,
+    poison,
+    precision,
+    side_channel,
+    supply_chain,
+)
 from engine.experiments.common import run_figures
 from engine.experiments.view import ExperimentView
 from engine.metrics import confidence
@@ -38,6 +50,12 @@ METRICS: dict[str, str] = {
     **butterfly.METRICS,
     **precision.METRICS,
     **side_channel.METRICS,
+    **evasion.METRICS,
+    **membership.METRICS,
+    **leakage.METRICS,
+    **extraction.METRICS,
+    **backdoor.METRICS,
+    **supply_chain.METRICS,
 }
 """Name pattern -> one-line meaning of every metric ``measure`` can report."""
 
@@ -47,8 +65,30 @@ EXPERIMENTS: dict[str, Callable[[Session], ExperimentView]] = {
     "butterfly": butterfly.view,
     "precision": precision.view,
     "side_channel": side_channel.view,
+    "evasion": evasion.view,
+    "membership": membership.view,
+    "leakage": leakage.view,
+    "extraction": extraction.view,
+    "backdoor": backdoor.view,
+    "supply_chain": supply_chain.view,
 }
 """Experiment key (its `[experiments.*]` table) -> the function that measures it."""
+
+
+TRACES: dict[str, Callable[[Session], dict[str, float]]] = {
+    "backdoor": backdoor.trace,
+}
+"""Experiment key -> the cheap figures it records while training (``Session.traces``)."""
+
+
+def traces(session: Session) -> dict[str, float]:
+    """The traced figures of every experiment the session runs, now."""
+    ex = session.scenario.experiments
+    out: dict[str, float] = {}
+    for key, trace in TRACES.items():
+        if getattr(ex, key) is not None:
+            out.update(trace(session))
+    return out
 
 
 def views(session: Session) -> tuple[ExperimentView, ...]:

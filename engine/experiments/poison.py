@@ -101,7 +101,10 @@ def view(session: Session) -> ExperimentView:
             "poisoned run's test accuracy minus the clean run's: the score hides the pocket",
         ),
     )
-    headline = f"poisoned run fits {_of(fit, flips)} flips · {percent(region)} of the plane changed"
+    headline = (
+        f"poisoned run fits {_of(fit, flips)} flips (clean {_of(fit_clean, flips)}) · "
+        f"{percent(region)} of the plane changed"
+    )
     if np.isfinite(change):
         headline += f" · test acc {change * 100:+.1f} pts"
     return ExperimentView(

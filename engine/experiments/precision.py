@@ -25,6 +25,7 @@ METRICS = {
     "batches) whose step was non-zero but left the stored value unchanged",
     "precision.<run>.noop_share_mean": "the no-op share averaged over all epochs",
     "precision.<run>.underflow": "gradient entries that rounded to zero in that dtype, last epoch",
+    "precision.<run>.underflow_total": "the same count summed over every epoch so far",
     "precision.<run>.nonfinite": "NaN or infinite values after the last epoch",
 }
 
@@ -36,12 +37,13 @@ def view(session: Session) -> ExperimentView:
     stalls: list[tuple[float, str, float]] = []
     for slot in session.slots:
         run = slot.run
-        h = run.history
+        latest = run.latest
         f = run_figures(run)
-        noop = h.noop_share[-1] if h.noop_share else 0.0
-        noop_mean = float(np.mean(h.noop_share)) if h.noop_share else 0.0
-        underflow = float(h.underflow[-1]) if h.underflow else 0.0
-        nonfinite = float(h.nonfinite[-1]) if h.nonfinite else 0.0
+        noop = latest.noop_share if latest else 0.0
+        noop_mean = run.noop_mean
+        underflow = float(latest.underflow) if latest else 0.0
+        underflow_total = float(run.underflow_total)
+        nonfinite = float(latest.nonfinite) if latest else 0.0
         p = f"precision.{slot.key}"
         figures += [
             Figure(
@@ -64,6 +66,14 @@ def view(session: Session) -> ExperimentView:
                 noop_mean,
                 percent(noop_mean, 0),
                 "the no-op share averaged over every epoch",
+                shown=False,
+            ),
+            Figure(
+                f"{p}.underflow_total",
+                f"{slot.label} underflow (all)",
+                underflow_total,
+                f"{underflow_total:.0f}",
+                "gradient entries that rounded to zero in this dtype, every epoch so far",
                 shown=False,
             ),
             Figure(
@@ -92,10 +102,10 @@ def view(session: Session) -> ExperimentView:
         no_reference = run.last is not None and run.last.underflow is None
         rows.append(
             (
-                slot.label,
+                slot.key,
                 number(f["train.loss"]),
                 percent(noop, 0),
-                "-" if no_reference else f"{underflow:.0f}",
+                "-" if no_reference else f"{underflow_total:.0f}",
                 f"{nonfinite:.0f}",
             )
         )
@@ -109,15 +119,15 @@ def view(session: Session) -> ExperimentView:
             f"{percent(worst[0], 0)} of its updates round away"
         )
         if master is not None:
-            m = master.run.history.noop_share
-            headline += f"; master weights: {percent(m[-1] if m else 0.0, 0)}"
+            m = master.run.latest
+            headline += f"; master weights: {percent(m.noop_share if m else 0.0, 0)}"
     else:
         headline = f"every precision still learns (lowest loss {number(best[2], '.3g')})"
     notes = [
         "no-op: share of the last epoch's updates smaller than half a step between "
         "neighbouring values of the weight's dtype, so the stored weight did not change. "
-        "uflow: gradient entries that rounded to 0 ('-' for float64, which has no wider "
-        "reference). NaN: non-finite values.",
+        "uflow: gradient entries that rounded to 0 in the whole run so far ('-' for float64, "
+        "which has no wider reference). NaN: non-finite values after the last epoch.",
     ]
     if master is not None:
         notes.append(

@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from engine.metrics import GridOutputs
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -41,20 +43,35 @@ class Series:
     y: npt.NDArray[np.float64]
     log: bool = False
     """Draw y on a log scale (zeros and negatives are left out)."""
+    x_label: str = ""
+    """What x is when it is not the epoch, e.g. 'eps' or 'queries'."""
 
 
 @dataclass(frozen=True)
 class Mark:
     """Something an experiment draws over the plane, in data coordinates."""
 
-    kind: Literal["point", "circle", "arrow"]
+    kind: Literal["point", "circle", "arrow", "line", "cross", "target"]
+    """point: a probe point; circle: a ring of ``radius``; arrow: from (x, y) to ``to``; line:
+    a segment from (x, y) to ``to``; cross: a recovered point; target: the real point it was
+    recovered from."""
     x: float
     y: float
     label: str = ""
     radius: float = 0.0
     """circle: its radius."""
     to: tuple[float, float] | None = None
-    """arrow: where it points."""
+    """arrow, line: the other end."""
+    run: str = ""
+    """The key of the run the mark belongs to ('': every run); the map draws a run's own."""
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A model's decision over the display range that is not a session run (a surrogate)."""
+
+    label: str
+    grid: GridOutputs
 
 
 @dataclass(frozen=True)
@@ -82,6 +99,10 @@ class ExperimentView:
     """side channel: histogram[c][k] = inputs of class c with exactly k active units."""
     notes: tuple[str, ...] = ()
     """Sentences that explain what the figures show."""
+    planes: tuple[Plane, ...] = ()
+    """Decisions drawn beside the main map's run (an extracted copy beside its victim)."""
+    listing: tuple[str, ...] = ()
+    """Lines shown as they are, in a fixed-width block (a pickle's opcodes)."""
 
     def metrics(self) -> dict[str, float]:
         """The figures as metric name -> value."""

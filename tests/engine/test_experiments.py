@@ -176,7 +176,7 @@ def test_precision_metrics_name_every_run_and_float64_has_no_noop_updates() -> N
             assert f"precision.{run}.{what}" in m
     assert m["precision.float64.noop_share_mean"] == 0.0
     assert m["precision.float64.underflow"] == 0.0
-    assert m["precision.float16.noop_share"] == s.runs[2].history.noop_share[-1]
+    assert m["precision.float16.noop_share"] == s.runs[2].latest.noop_share  # type: ignore[union-attr]
 
 
 def test_probe_metrics_are_the_exact_outputs() -> None:

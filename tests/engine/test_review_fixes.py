@@ -90,8 +90,8 @@ def test_summed_loss_over_mini_batches_is_the_sum_over_the_epoch() -> None:
     batched = Session(parse_scenario(text + "batch_size = 7\n", "b.toml"))
     full.step(1)
     batched.step(1)
-    assert batched.baseline.history.train_loss[0] == pytest.approx(
-        full.baseline.history.train_loss[0], rel=1e-9
+    assert batched.snapshot().baseline.history.train_loss[0] == pytest.approx(
+        full.snapshot().baseline.history.train_loss[0], rel=1e-9
     )
 
 

@@ -23,6 +23,12 @@ EXPECTED = {
     "moons-butterfly",
     "moons-float16",
     "moons-side-channel",
+    "moons-evasion",
+    "moons-extraction",
+    "moons-membership",
+    "moons-leakage",
+    "moons-backdoor",
+    "supply-chain",
     "circles",
     "spiral",
 }

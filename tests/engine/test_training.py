@@ -14,17 +14,28 @@ from engine.layers import Dense
 from engine.losses import LOSSES
 from engine.network import Network
 from engine.optim import Optimizer
-from engine.run import Run, build_data
+from engine.run import Measurement, Run, build_data
 from engine.training import Trainer
 
 MOONS = DataConfig(kind="moons", samples=120, noise=0.1, seed=4)
 
 
 def trained(train: TrainConfig, epochs: int = 40, model: ModelConfig | None = None) -> Run:
+    run, _ = measured(train, epochs, model)
+    return run
+
+
+def measured(
+    train: TrainConfig, epochs: int = 40, model: ModelConfig | None = None
+) -> tuple[Run, list[Measurement]]:
+    """A run trained ``epochs`` epochs and the measurements of each epoch."""
     run = Run(build_data(MOONS), model or ModelConfig(), train)
+    history = []
     for _ in range(epochs):
         run.step()
-    return run
+        assert run.latest is not None
+        history.append(run.latest)
+    return run, history
 
 
 @pytest.mark.parametrize(
@@ -38,9 +49,9 @@ def trained(train: TrainConfig, epochs: int = 40, model: ModelConfig | None = No
     ids=["sgd", "momentum-minibatch", "adam-l2", "float16-master"],
 )
 def test_two_runs_give_byte_identical_weights(train: TrainConfig) -> None:
-    a, b = trained(train), trained(train)
+    (a, ha), (b, hb) = measured(train), measured(train)
     assert a.weights_sha256() == b.weights_sha256()
-    assert a.history.train_loss == b.history.train_loss
+    assert [m.train_loss for m in ha] == [m.train_loss for m in hb]
 
 
 def test_a_different_seed_gives_different_weights() -> None:
@@ -51,9 +62,9 @@ def test_a_different_seed_gives_different_weights() -> None:
 
 
 def test_training_reduces_loss_and_learns_moons() -> None:
-    run = trained(TrainConfig(learning_rate=0.5, seed=1), epochs=1500)
-    assert run.history.train_loss[-1] < 0.5 * run.history.train_loss[0]
-    assert run.history.test_accuracy[-1] >= 0.9
+    _, history = measured(TrainConfig(learning_rate=0.5, seed=1), epochs=1500)
+    assert history[-1].train_loss < 0.5 * history[0].train_loss
+    assert history[-1].test_accuracy >= 0.9
 
 
 def flat_optimizer(train: TrainConfig, params: list[float], weights: list[bool]) -> Optimizer:
@@ -160,10 +171,10 @@ def test_float64_runs_report_no_underflow_reference() -> None:
 
 def test_blowup_is_detected_and_located() -> None:
     model = ModelConfig(hidden=(8,), output="linear")
-    run = trained(TrainConfig(loss="squared_error_sum", learning_rate=50.0), 30, model)
+    run, history = measured(TrainConfig(loss="squared_error_sum", learning_rate=50.0), 30, model)
     assert run.blowup is not None and run.blowup.startswith("layer ")
     assert "at epoch" in run.blowup
-    assert max(run.history.nonfinite) > 0
+    assert max(m.nonfinite for m in history) > 0
 
 
 def test_relu_dead_units_get_zero_gradient() -> None:
@@ -197,3 +208,26 @@ def test_saved_weight_file_follows_the_umask(tmp_path) -> None:  # type: ignore[
         os.umask(old)
     assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_predict_repeats_the_training_pass_bit_for_bit(dtype: str) -> None:
+    model = ModelConfig(hidden=(6, 5), activation="tanh", output="softmax")
+    train = TrainConfig(loss="softmax_cross_entropy", dtype=dtype, seed=3)  # type: ignore[arg-type]
+    run = Run(build_data(DataConfig(kind="blobs", centers=((0, 0), (2, 2), (0, 2)))), model, train)
+    run.network.forward(run.trainer.x)
+    kept = [layer.a for layer in run.network.layers]
+    predicted = run.network.predict_all(run.trainer.x)
+    for a, p in zip(kept, predicted, strict=True):
+        assert a is not None and a.tobytes() == p.tobytes()
+
+
+def test_large_finite_float16_weights_are_not_a_blowup() -> None:
+    """Their sum overflows float16, but every weight is finite: no NaN or inf to report."""
+    run = trained(TrainConfig(dtype="float16", learning_rate=1e-3), epochs=1)
+    run.network.flat_params[:] = np.float16(3000.0)
+    stats = run.step()
+    params = run.network.flat_params
+    with np.errstate(over="ignore"):
+        assert np.isfinite(params).all() and not np.isfinite(params.sum())  # 41 x 3000 > 65504
+    assert (stats.nonfinite, stats.blowup) == (0, None)

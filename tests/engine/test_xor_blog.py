@@ -39,4 +39,4 @@ def test_blog_outputs_after_10000_epochs() -> None:
     last_forward = run.network.layers[-1].a
     assert last_forward is not None
     np.testing.assert_allclose(last_forward[:, 0], BLOG_OUTPUTS, atol=1e-6, rtol=0)
-    assert run.history.train_accuracy[-1] == 1.0
+    assert run.latest is not None and run.latest.train_accuracy == 1.0

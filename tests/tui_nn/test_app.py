@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from engine.session import Session
 from tui_nn.app import TuiNN, set_color_system
 from tui_nn.catalog import shipped_dir
+from tui_nn.plane import fit_aspect
 from tui_nn.readouts import format_probe
 from tui_nn.screens.main import BLOCK, MainScreen
 from tui_nn.training import SPEEDS
@@ -112,7 +113,7 @@ async def test_plus_and_minus_change_epochs_per_frame() -> None:
         assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) + 1]
         await pilot.press("minus", "minus")
         assert screen.epochs_per_frame == SPEEDS[SPEEDS.index(start) - 1]
-        assert f"ep/frame {screen.epochs_per_frame}" in app.query_one(StatusLine).plain
+        assert f"{screen.epochs_per_frame} ep/frame" in app.query_one(TitleBar).plain
         for _ in SPEEDS:
             await pilot.press("minus")
         assert screen.epochs_per_frame == SPEEDS[0]
@@ -130,10 +131,12 @@ async def test_status_line_never_wraps_and_keeps_the_loss(width: int) -> None:
         assert line.startswith("poisoned (5 flips)  loss ")
         assert "probe (" in line  # the probe reading survives down to 80 columns
         if width >= 120:
-            assert "ep/frame" in line and "lr 0.5" in line
+            assert " p1=" in line  # the full probe reading
+        if width >= 200:
+            assert "lr 0.5" in line
         on_screen = [strip.text for strip in app.screen._compositor.render_strips()]
         assert on_screen[1].strip() == line.strip()
-        assert "‖ paused" in on_screen[0] and "epoch 100/3,000" in on_screen[0]
+        assert "‖ paused  50 ep/frame  epoch 100/3,000" in on_screen[0]
 
 
 async def test_r_resets_to_the_initial_weights() -> None:
@@ -183,7 +186,11 @@ async def test_probe_moves_and_reads_the_exact_output(keys, dx, dy) -> None:
         assert y - y0 == pytest.approx(dy * (e.y_max - e.y_min) / h, abs=1e-9)
         exact = screen.session.probe(x, y)
         assert np.array_equal(screen.probe_output, exact)
-        assert format_probe((x, y), exact) in app.query_one(StatusLine).plain
+        # 80 columns: the short reading (class and how sure); the full one needs more room
+        assert format_probe((x, y), exact, short=True) in app.query_one(StatusLine).plain
+        assert format_probe((x, y), exact).startswith(format_probe((x, y), exact, short=True))
+        p = float(exact[0])
+        assert f"p1={p:.6g}" in format_probe((x, y), exact)
 
 
 async def test_probe_stays_inside_the_map() -> None:
@@ -207,7 +214,9 @@ async def test_z_zooms_out_and_back_and_keeps_the_probe() -> None:
         await pilot.press("z")
         assert screen.boundary.probe == probe
         wide = screen.boundary.extent
-        assert wide == base.scaled(ZOOMS[1])
+        w, h = screen.boundary.size
+        assert wide == fit_aspect(screen.boundary.base_extent.scaled(ZOOMS[1]), w, h)
+        assert (wide.x_max - wide.x_min) / w == pytest.approx((wide.y_max - wide.y_min) / (2 * h))
         assert screen.snapshot is not None
         assert screen.snapshot.baseline.grid.extent == wide
         assert "zoom 4×" in app.query_one(StatusLine).plain

@@ -127,3 +127,55 @@ class GoToDialog(ModalScreen[tuple[float, float] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def parse_weight_change(text: str) -> tuple[str, float]:
+    """'+1e-14' or '-0.5' -> ('nudge', amount); '=0.5' -> ('set', 0.5).
+
+    Raises:
+        ValueError: With a message saying what was expected.
+    """
+    raw = text.strip().replace(" ", "")
+    kind = "set" if raw.startswith("=") else "nudge"
+    number = raw.removeprefix("=")
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"expected +amount, -amount or =value (got {text.strip()!r})") from None
+    if not math.isfinite(value) or abs(value) > 1e6:
+        raise ValueError("expected a finite number within ±1,000,000")
+    return kind, value
+
+
+class WeightDialog(ModalScreen[tuple[str, float] | None]):
+    """Ask how to change the selected weight: nudge it by an amount, or set it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel")
+    ]
+
+    last = "+1e-14"
+    """What the dialog offers: the last change typed (the butterfly's nudge at first)."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog goto-dialog") as box:
+            box.border_title = "Change the selected weight"
+            yield Label("+amount nudges it, =value sets it:")
+            yield Input(WeightDialog.last, id="weight-change", select_on_focus=False)
+            yield Static(
+                "Enter applies it from the next epoch on, Escape cancels.",
+                id="weight-hint",
+                classes="dialog-hint",
+            )
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            change = parse_weight_change(event.value)
+        except ValueError as exc:
+            self.query_one("#weight-hint", Static).update(str(exc))
+            return
+        WeightDialog.last = event.value.strip()
+        self.dismiss(change)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

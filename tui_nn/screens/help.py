@@ -17,7 +17,10 @@ NOTES = (
     "not, so exploring the plane never trains by accident. The probe reads the exact output of "
     "the run on the map at the marked point. Training runs in the background: keys answer "
     "while it runs. It pauses by itself at the scenario's moments, at its last epoch, and on "
-    "a NaN or inf, and says why above the panels."
+    "a NaN or inf, and says why above the panels. Lower-case keys look and edit; capitals "
+    "change the network or its training: , . O M R B apply at the next epoch, the others "
+    "start the run again and say so. [ ] { } go back and forth in time; training from the "
+    "past drops the old future."
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -20,12 +21,11 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from engine.session import Session
 from engine.snapshot import Snapshot
 from tui_nn.messages import TrainingProgress, TrainingStopped
-from tui_nn.plane import legend
+from tui_nn.plane import legend, panes_legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
-from tui_nn.screens.loss_chart import LossChartScreen
-from tui_nn.screens.session_files import SessionFiles
+from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import plain
 from tui_nn.training import SPEEDS, SpeedMeter, train_loop
@@ -41,6 +41,9 @@ from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 BLOCK = 100
 """Epochs that `N` trains at once."""
+MEASURE_PACE = 1.0
+"""Seconds an expensive experiment measurement (an attack, a fitted copy) is reused for while
+training runs; a pause measures again."""
 WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
 LARGE = (150, 45)
@@ -65,7 +68,7 @@ class PaneTabs(Tabs, can_focus=False):
     arrow keys always move the probe."""
 
 
-class MainScreen(SessionFiles):
+class MainScreen(LabScreen):
     """The session's panels: map, experiment, loss, network and neuron maps."""
 
     AUTO_FOCUS = ""
@@ -103,6 +106,12 @@ class MainScreen(SessionFiles):
                 tooltip="ASCII mode: glyphs instead of colour"),
         Binding("c", "chart", "Chart", show=False, id="trainer.chart",
                 tooltip="Loss chart with axes"),
+        Binding("pagedown", "scroll_experiment(1)", "Experiment down", show=False,
+                id="experiment.page_down", tooltip="Scroll the experiment panel down"),
+        Binding("pageup", "scroll_experiment(-1)", "Experiment up", show=False,
+                id="experiment.page_up", tooltip="Scroll the experiment panel up"),
+        Binding("x", "attack", "Attack", show=False, id="trainer.attack",
+                tooltip="Aim the attacks at the probe (evasion: its nearest change of class)"),
         Binding("left,h", "probe(-1, 0)", "Probe left", show=False, priority=True,
                 id="probe.left", tooltip="Move the probe left"),
         Binding("right,l", "probe(1, 0)", "Probe right", show=False, priority=True,
@@ -116,6 +125,7 @@ class MainScreen(SessionFiles):
                     tooltip=f"Tab: {title.lower()} (narrow terminals)")
             for i, (pane, label, title) in enumerate(PANES, start=1)
         ),
+        *LAB_BINDINGS,
     ]  # fmt: skip
 
     glyphs = reactive(False, init=False)
@@ -152,6 +162,7 @@ class MainScreen(SessionFiles):
         self._last_draw = 0.0
         self._draw_pending = False
         self._moments_shown = 0
+        self._redrawing_stale = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -181,6 +192,7 @@ class MainScreen(SessionFiles):
             panel.data_bind(MainScreen.glyphs)
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
+        self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
         # The plane's colours come from the theme: a new theme redraws every panel.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
 
@@ -234,6 +246,9 @@ class MainScreen(SessionFiles):
         for name in order:
             panes.move_child(self.query_one(f"#{name}"), after=panes.children[-1])
         self.boundary.set_base_extent(session.extent)
+        self.tool, self.seek_target = "", None
+        self.query_one(ArchitectureView).select(None)
+        self.show_selection()
         self.epochs_per_frame = session.scenario.display.speed
         self.blowup_message = ""
         self.probe_index = -1
@@ -255,7 +270,7 @@ class MainScreen(SessionFiles):
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab is not None and event.tab.id:
             self._show_pane(event.tab.id.removeprefix("tab-"))
-            self.redraw()
+            self.call_after_refresh(self.redraw)  # once the pane has its size
 
     def action_pane(self, pane: str) -> None:
         """Show one pane (when panes sit behind tabs)."""
@@ -267,6 +282,56 @@ class MainScreen(SessionFiles):
         self.query_one(NeuronMaps).run_index = shown
         self.query_one(ArchitectureView).run_index = shown
         self.query_one(StatusLine).set_state(run=shown)
+
+    # -- what the lab reads ----------------------------------------------------------------
+
+    @property
+    def probe_point(self) -> tuple[float, float]:
+        """Where the probe is on the plane."""
+        return self.boundary.probe
+
+    @property
+    def map_run(self) -> int:
+        """The run whose network and weights are shown (the one on the map)."""
+        return min(self.query_one(ArchitectureView).run_index, len(self.session.slots) - 1)
+
+    def map_options(self) -> tuple[bool, bool]:
+        """(hard class colours, test points shown)."""
+        return self.boundary.hard, self.boundary.show_test
+
+    def set_map_options(self, *, hard: bool | None = None, show_test: bool | None = None) -> None:
+        if hard is not None:
+            self.boundary.set_hard(hard)
+        if show_test is not None:
+            self.boundary.set_show_test(show_test)
+
+    def fit_to_session(self) -> None:
+        runs = len(self.session.slots)
+        if any(i >= runs for i in self.boundary.view.runs):
+            self._set_view(MapView((0,)))
+        view = self.query_one(ArchitectureView)
+        selected = view.selected
+        sizes = [int(layer["n_out"]) for layer in self.session.architecture()]
+        if selected is not None and (
+            selected[0] >= len(sizes) or selected[1] >= sizes[selected[0]]
+        ):
+            view.select(None)
+            self.show_selection()
+        elif selected is not None and selected[2] is not None:
+            n_in = int(self.session.architecture()[selected[0]]["n_in"])
+            if selected[2] >= n_in:
+                view.select(None)
+                self.show_selection()
+
+    def show_selection(self) -> None:
+        """The selected neuron's map on the main map, its numbers under the network."""
+        view = self.query_one(ArchitectureView)
+        selected = view.selected
+        hidden = len(self.session.scenario.model.hidden)
+        neuron = None if selected is None or selected[0] >= hidden else selected[:2]
+        self.boundary.set_neuron(neuron)
+        pane = self.query_one("#architecture")
+        pane.border_subtitle = plain(view.selection_text)
 
     # -- drawing -----------------------------------------------------------------------
 
@@ -290,8 +355,14 @@ class MainScreen(SessionFiles):
             pane = panel.parent if panel is self.boundary else panel
             if wide or (pane is not None and pane.has_class("-active")):
                 panel.show(snapshot)
-        if isinstance(self.app.screen, LossChartScreen):
-            self.app.screen.show(snapshot)
+        chart = getattr(self.app.screen, "show_snapshot", None)
+        if chart is not None:  # the loss chart, open over the trainer
+            chart(snapshot)
+        if self.boundary.stale and not self._redrawing_stale:
+            # The map's geometry changed with this very snapshot (panes appeared, say):
+            # draw once more with a snapshot taken for it.
+            self._redrawing_stale = True
+            self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
         self.probe_output = session.probe(*self.boundary.probe)
         self.query_one(TitleBar).set(
@@ -299,31 +370,67 @@ class MainScreen(SessionFiles):
             running=self.running,
             epoch=snapshot.epoch,
             target=snapshot.target_epochs,
+            head=snapshot.newest,
+            epochs_per_frame=self.epochs_per_frame,
         )
         status = self.query_one(StatusLine)
         status.show(snapshot)
         status.set_state(
-            running=self.running,
-            epochs_per_frame=self.epochs_per_frame,
             zoom=self.boundary.zoom,
             glyphs=self.glyphs,
             probe=format_probe(self.boundary.probe, self.probe_output),
+            tool=self._tool_text(),
+            probe_short=format_probe(self.boundary.probe, self.probe_output, short=True),
         )
+        self._past_caption(snapshot)
+
+    def _tool_text(self) -> str:
+        if self.tool == "add":
+            return f"click adds class {self.point_class}"
+        return {"flip": "click flips", "remove": "click removes"}.get(self.tool, "")
+
+    def _past_caption(self, snapshot: Snapshot) -> None:
+        """While looking back: say where, and what training from here would do."""
+        caption = self.query_one(CaptionBar)
+        if snapshot.in_past:
+            caption.say(
+                f"[ ] step, {{ }} jump, e explains a step; n or Space trains on from here "
+                f"and drops {epochs(snapshot.epoch + 1, snapshot.newest)}.",
+                "target",
+                f"Looking back: epoch {snapshot.epoch:,} of {snapshot.newest:,}.",
+            )
+        elif caption.caption.startswith("[ ] step"):
+            caption.clear()
+
+    def _redraw_stale(self) -> None:
+        self.redraw()
+        self._redrawing_stale = False
 
     def _draw_map_frame(self, snapshot: Snapshot) -> None:
         """The map pane's title (what it shows), subtitle (the headline) and legend."""
         pane = self.query_one("#boundary")
         view = self.boundary.view
-        pane.border_title = plain(f"Map: {view.title(snapshot)}")
+        title = view.title(snapshot)
+        neuron = None
+        if self.boundary.neuron is not None:
+            layer, unit = self.boundary.neuron
+            neuron = f"L{layer + 1}.{unit + 1}"
+            title = f"neuron {neuron} of {snapshot.runs[view.runs[0]].label}"
+        pane.border_title = plain(f"Map: {title}")
         pane.border_subtitle = plain(
             snapshot.experiments[0].headline if snapshot.experiments else ""
         )
-        items = legend(snapshot, self.boundary.raster, difference=view.difference)
+        if neuron is not None:
+            items = legend(snapshot, self.boundary.raster, neuron=neuron)
+        else:
+            items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
 
     def on_training_progress(self, message: TrainingProgress) -> None:
+        if message.epoch and self.session.last_fork is not None:
+            self.fork_note()
         eps = self._meter.add(message.epoch)
-        self.query_one(StatusLine).set_state(epochs_per_second=eps)
+        self.query_one(TitleBar).set(epochs_per_second=eps)
         wait = 1.0 / self.fps - (time.perf_counter() - self._last_draw)
         if wait <= 0:
             self.redraw()
@@ -333,12 +440,13 @@ class MainScreen(SessionFiles):
 
     async def on_training_stopped(self, message: TrainingStopped) -> None:
         await self.stop_training()
-        self._explain_pause()
+        self.explain_pause()
 
-    def _explain_pause(self) -> None:
+    def explain_pause(self) -> None:
         """After training stopped by itself: say why in the caption bar, and redraw."""
         self.redraw()
         session = self.session
+        self._moments_shown = min(self._moments_shown, len(session.moments))
         caption = self.query_one(CaptionBar)
         if session.blowup and self.snapshot is not None:
             self.blowup_message = describe_blowup(session.blowup, self.snapshot)
@@ -346,13 +454,25 @@ class MainScreen(SessionFiles):
         elif len(session.moments) > self._moments_shown:
             epoch, moment = session.moments[-1]
             self._moments_shown = len(session.moments)
-            caption.say(moment.caption, "moment", f"Epoch {epoch:,} ({moment.describe()}):")
+            when = f"Epoch {epoch:,}" + (f" ({moment.describe()})" if moment.event else "")
+            caption.say(moment.caption + self._tab_hint(), "moment", when + ":")
         elif session.epoch == session.scenario.training.epochs:
             caption.say(
                 "This is where the scenario's story ends. Space trains on; r starts again.",
                 "target",
                 f"Paused at the scenario's {session.epoch:,} epochs.",
             )
+
+    def _tab_hint(self) -> str:
+        """On a narrow terminal, where the panels a caption talks about are."""
+        if not self.has_class("-narrow"):
+            return ""
+        tabs = [f"{i} {label.lower()}" for i, (_, label, _) in enumerate(PANES, 1)][1:3]
+        return f" (keys {', '.join(tabs)})"
+
+    def action_scroll_experiment(self, direction: int) -> None:
+        """PageUp / PageDown: scroll the experiment panel."""
+        self.query_one(ExperimentPanel).scroll_by_page(direction)
 
     # -- training ----------------------------------------------------------------------
 
@@ -366,22 +486,19 @@ class MainScreen(SessionFiles):
         if self.running:
             return
         if self.session.blowup:
-            self._explain_pause()
+            self.explain_pause()
             return
         self.query_one(CaptionBar).clear()
+        self.session.fork()
+        self.fork_note()
         self._moments_shown = len(self.session.moments)
         target = self.session.scenario.training.epochs
         pause_at = target if self.session.epoch < target else None
         self._worker_done.clear()
         self._meter.reset()
+        self.session.pace_measurements(MEASURE_PACE)
         self._train(self.session, self._worker_done, pause_at)
-        self.query_one(TitleBar).set(
-            title=self.session.scenario.title or self.session.scenario.name,
-            running=True,
-            epoch=self.session.epoch,
-            target=target,
-        )
-        self.query_one(StatusLine).set_state(running=True)
+        self.query_one(TitleBar).set(running=True, epochs_per_second=None, head=self.session.head)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
@@ -391,12 +508,14 @@ class MainScreen(SessionFiles):
 
     async def stop_training(self) -> None:
         """Cancel the worker and wait until its thread has let go of the session."""
+        self.workers.cancel_group(self, "job")
         self.workers.cancel_group(self, "training")
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
+        self.session.pace_measurements(0)
         self._meter.reset()
         if self.is_mounted:
-            self.query_one(StatusLine).set_state(running=False, epochs_per_second=None)
+            self.query_one(TitleBar).set(running=False, epochs_per_second=None)
 
     # -- actions -----------------------------------------------------------------------
 
@@ -408,30 +527,45 @@ class MainScreen(SessionFiles):
         else:
             self.start_training()
 
-    async def _step(self, epochs: int) -> None:
+    async def action_step(self) -> None:
+        """n: train one epoch (pauses a run first)."""
         await self.stop_training()
         moments = len(self.session.moments)
         self.query_one(CaptionBar).clear()
-        self.session.step(epochs)
+        self.session.step(1)
+        self.fork_note()
         if self.session.blowup or len(self.session.moments) > moments:
             self._moments_shown = moments
-            self._explain_pause()
+            self.explain_pause()
         else:
             self.redraw()
 
-    async def action_step(self) -> None:
-        """n: train one epoch (pauses a run first)."""
-        await self._step(1)
-
     async def action_step_block(self) -> None:
-        """N: train a block of epochs (stopping early at a moment)."""
-        await self._step(BLOCK)
+        """N: train a block of epochs in the worker (stopping early at a moment)."""
+        await self.stop_training()
+        self.query_one(CaptionBar).clear()
+        session = self.session
+        self._moments_shown = len(session.moments)
+        session.fork()
+        self.fork_note()
+
+        def block(cancelled: Callable[[], bool]) -> str:
+            done = 0
+            moments = len(session.moments)
+            while done < BLOCK and not cancelled() and not session.blowup:
+                trained = session.step(min(BLOCK_CHUNK, BLOCK - done))
+                done += trained
+                if not trained or len(session.moments) > moments:
+                    break
+            return ""
+
+        self.run_job(block)
 
     def _change_speed(self, direction: int) -> None:
         index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - self.epochs_per_frame))
         index = min(max(index + direction, 0), len(SPEEDS) - 1)
         self.epochs_per_frame = SPEEDS[index]
-        self.query_one(StatusLine).set_state(epochs_per_frame=self.epochs_per_frame)
+        self.query_one(TitleBar).set(epochs_per_frame=self.epochs_per_frame)
 
     def action_faster(self) -> None:
         """+: more epochs per frame."""
@@ -442,13 +576,18 @@ class MainScreen(SessionFiles):
         self._change_speed(-1)
 
     async def action_reset(self) -> None:
-        """r: back to the scenario's initial weights, epoch 0."""
+        """r: back to the scenario's initial weights, epoch 0 (in the worker)."""
         await self.stop_training()
-        self.session.reset()
         self.blowup_message = ""
         self._moments_shown = 0
         self.query_one(CaptionBar).clear()
-        self.redraw()
+        session = self.session
+
+        def reset(cancelled: Callable[[], bool]) -> str:
+            session.reset()
+            return "Back to epoch 0: the scenario's initial weights, no edits"
+
+        self.run_job(reset)
 
     def action_probe(self, dx: int, dy: int) -> None:
         """Arrows/hjkl: move the probe one cell."""
@@ -487,9 +626,7 @@ class MainScreen(SessionFiles):
 
     def action_view(self, step: int) -> None:
         """t / T: the next (previous) map view: each run, then the difference of two."""
-        if self.snapshot is None:
-            return
-        views = map_views(self.snapshot)
+        views = map_views(self.snapshot or self.session.snapshot(experiments=False))
         if len(views) < 2:
             self.notify("This scenario trains one run: there is no other view.", timeout=3)
             return
@@ -506,10 +643,21 @@ class MainScreen(SessionFiles):
 
     def action_chart(self) -> None:
         """c: the loss chart with axes."""
+        from tui_nn.screens.loss_chart import LossChartScreen  # plotext: loaded on first use
+
         screen = LossChartScreen(glyphs=self.glyphs)
         self.app.push_screen(screen)
         if self.snapshot is not None:
             screen.show(self.snapshot)
+
+    def action_attack(self) -> None:
+        """x: aim the attacks at the probe point (again at the same point: stop aiming)."""
+        if self.session.scenario.experiments.evasion is None:
+            self.notify("Only the evasion scenarios attack a point (moons-evasion).", timeout=3)
+            return
+        probe = self.boundary.probe
+        self.session.aim_at(None if self.session.aim == probe else probe)
+        self.redraw()
 
     def action_help(self) -> None:
         """?: the keys."""

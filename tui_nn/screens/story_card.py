@@ -19,6 +19,8 @@ from tui_nn.story import clean
 from tui_nn.widgets.palette import Palette, default_palette, palette_for
 
 KEYS_HINT = "space runs · n one epoch · t switches the map · ? keys · i shows this again"
+SCROLL_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "j", "k"})
+"""Keys that scroll a long card instead of closing it."""
 
 
 def card_text(
@@ -33,10 +35,11 @@ def card_text(
     if snapshot.description:
         paragraphs = [" ".join(p.split()) for p in clean(snapshot.description).split("\n\n")]
         text.append("\n\n".join(p for p in paragraphs if p))
-    for view in snapshot.experiments:
-        text.append("\n\n")
-        text.append(f"{view.title}: ", Style(bold=True))
-        text.append(clean(view.headline))
+    if snapshot.epoch > 0:  # before any training the figures would read like results
+        for view in snapshot.experiments:
+            text.append("\n\n")
+            text.append(f"{view.title} now: ", Style(bold=True))
+            text.append(clean(view.headline))
     if moments:
         text.append("\n\nTraining pauses at:", Style(bold=True))
         for when, caption in moments:
@@ -70,7 +73,7 @@ class StoryCard(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog story-dialog") as box:
             box.border_title = Text(clean(self.snapshot.title))
-            box.border_subtitle = "any key closes"
+            box.border_subtitle = "↑↓ scroll · any other key closes"
             with VerticalScroll(classes="dialog-body"):
                 body = card_text(self.snapshot, self.moments, self.glyphs, palette_for(self.app))
                 yield Static(body, id="story-text")
@@ -78,6 +81,20 @@ class StoryCard(ModalScreen[None]):
 
     def on_key(self, event: events.Key) -> None:
         event.stop()
+        if event.key in SCROLL_KEYS:
+            body = self.query_one(VerticalScroll)
+            move = {
+                "up": body.scroll_up,
+                "k": body.scroll_up,
+                "down": body.scroll_down,
+                "j": body.scroll_down,
+                "pageup": body.scroll_page_up,
+                "pagedown": body.scroll_page_down,
+                "home": body.scroll_home,
+                "end": body.scroll_end,
+            }[event.key]
+            move(animate=False)
+            return
         self._close_card()
 
     def on_click(self) -> None:

@@ -20,7 +20,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.events import Resize
+from textual.events import Click, Resize
+from textual.message import Message
 from textual.widgets import Static
 
 from engine.snapshot import LayerView, Snapshot
@@ -109,54 +110,104 @@ def _status_cell(status: str, glyphs: bool, styles: Styles) -> tuple[str, Style]
     return table.get(status, "?"), style
 
 
+Selection = tuple[int, int, int | None]
+"""(layer, neuron, input row or None for the neuron itself; -1 for its bias)."""
+Hit = tuple[int, int, int, Selection]
+"""(line, first column, last column + 1, what is drawn there)."""
+
+SELECTED = Style(reverse=True, bold=True)
+
+
+def _mark(style: Style, chosen: bool) -> Style:
+    return style + SELECTED if chosen else style
+
+
 def _columns_block(
-    layer: LayerView, scale: float, width: int, glyphs: bool, styles: Styles
+    layer: LayerView,
+    index: int,
+    scale: float,
+    width: int,
+    glyphs: bool,
+    styles: Styles,
+    selected: Selection | None,
+    hits: list[Hit],
+    first_line: int,
+    names: Sequence[str] = (),
 ) -> list[Text]:
     """One neuron per column, one input per row, then the biases and the neurons."""
-    label_width = max(3, len(f"x{layer.n_in}") + 1)
+    names = list(names)[: layer.n_in] if len(names) >= layer.n_in else []
+    names = names or [f"x{r + 1}" for r in range(layer.n_in)]
+    label_width = max(3, *(len(n) + 1 for n in names))
     cell = 2 if glyphs else 1
     gap = 1 if label_width + layer.n_out * (cell + 1) <= width else 0
     lines = []
 
-    def row(label: str, cells: Sequence[tuple[str, Style]]) -> Text:
+    def row(label: str, cells: Sequence[tuple[str, Style]], what: int | None) -> Text:
         text = Text(label.rjust(label_width - 1) + " ", styles.muted)
-        for glyph, style in cells:
-            text.append(glyph.rjust(cell) + " " * gap, style)
+        for j, (glyph, style) in enumerate(cells):
+            target: Selection = (index, j, what)
+            start = len(text)
+            if target == selected:
+                text.append(glyph.rjust(cell), _mark(style, True))
+                text.append(" " * gap, style)
+            else:  # one span with its gap: renderers may drop a span's leading blanks
+                text.append(glyph.rjust(cell) + " " * gap, style)
+            hits.append((first_line + len(lines), start, start + cell, target))
         return text
 
     for r in range(layer.n_in):
-        lines.append(
-            row(
-                f"x{r + 1}",
-                [weight_cell(w, scale, glyphs, styles) for w in layer.weight[r].tolist()],
-            )
-        )
+        cells = [weight_cell(w, scale, glyphs, styles) for w in layer.weight[r].tolist()]
+        lines.append(row(names[r], cells, r))
     if layer.bias is not None:
-        bias = [weight_cell(b, scale, glyphs, styles) for b in layer.bias.tolist()]
-        lines.append(row("b", bias))
-    lines.append(row("", [_status_cell(s, glyphs, styles) for s in layer.status]))
+        lines.append(
+            row("b", [weight_cell(b, scale, glyphs, styles) for b in layer.bias.tolist()], -1)
+        )
+    lines.append(row("", [_status_cell(s, glyphs, styles) for s in layer.status], None))
     return lines
 
 
-def _rows_block(layer: LayerView, scale: float, glyphs: bool, styles: Styles) -> list[Text]:
+def _rows_block(
+    layer: LayerView,
+    index: int,
+    scale: float,
+    glyphs: bool,
+    styles: Styles,
+    selected: Selection | None,
+    hits: list[Hit],
+    first_line: int,
+) -> list[Text]:
     """One neuron per row: its status, its incoming weights, then its bias."""
     lines = []
+    cell = 2 if glyphs else 1
     for j in range(layer.n_out):
+        line = first_line + len(lines)
         glyph, style = _status_cell(layer.status[j], glyphs, styles)
         text = Text(" ")
-        text.append(glyph, style)
+        hits.append((line, 1, 2, (index, j, None)))
+        text.append(glyph, _mark(style, selected == (index, j, None)))
         text.append(" ")
-        for w in layer.weight[:, j].tolist():
-            text.append(*weight_cell(w, scale, glyphs, styles))
+        for r, w in enumerate(layer.weight[:, j].tolist()):
+            glyph, style = weight_cell(w, scale, glyphs, styles)
+            hits.append((line, len(text), len(text) + cell, (index, j, r)))
+            text.append(glyph, _mark(style, selected == (index, j, r)))
         if layer.bias is not None:
             text.append(" b", styles.muted)
-            text.append(*weight_cell(float(layer.bias[j]), scale, glyphs, styles))
+            glyph, style = weight_cell(float(layer.bias[j]), scale, glyphs, styles)
+            hits.append((line, len(text), len(text) + cell, (index, j, -1)))
+            text.append(glyph, _mark(style, selected == (index, j, -1)))
         lines.append(text)
     return lines
 
 
 def architecture_text(
-    layers: Sequence[LayerView], width: int, glyphs: bool = False, styles: Styles | None = None
+    layers: Sequence[LayerView],
+    width: int,
+    glyphs: bool = False,
+    styles: Styles | None = None,
+    inputs: Sequence[str] = (),
+    *,
+    selected: Selection | None = None,
+    hits: list[Hit] | None = None,
 ) -> Text:
     """Draw a network's layers as text for a panel ``width`` cells wide.
 
@@ -165,23 +216,61 @@ def architecture_text(
         width: Cells available; used to decide whether weight columns get a gap.
         glyphs: Sign-and-digit weights and ASCII neuron glyphs instead of colours.
         styles: Styles for titles and neuron statuses.
+        inputs: Names of the network's inputs (x1, x2, trigger); default x1, x2, ...
+        selected: The neuron or weight drawn highlighted.
+        hits: Filled with where each neuron and weight is drawn (for mouse clicks).
 
     Returns:
         The drawing, one line per row, without wrapping.
     """
     styles = styles or DEFAULT_STYLES
+    hits = [] if hits is None else hits
     lines: list[Text] = []
     for i, layer in enumerate(layers):
         scale = _scale(layer)
         lines.append(_header(i, layer, scale, glyphs, styles))
         if layer.n_out >= layer.n_in:
-            lines.extend(_columns_block(layer, scale, width, glyphs, styles))
+            names = inputs if i == 0 else ()
+            block = _columns_block(
+                layer, i, scale, width, glyphs, styles, selected, hits, len(lines), names
+            )
         else:
-            lines.extend(_rows_block(layer, scale, glyphs, styles))
+            block = _rows_block(layer, i, scale, glyphs, styles, selected, hits, len(lines))
+        lines.extend(block)
     text = Text("\n").join(lines) if lines else Text("no layers", styles.muted)
     text.no_wrap = True
     text.overflow = "crop"
     return text
+
+
+def describe_selection(layers: Sequence[LayerView], selected: Selection) -> str:
+    """The selected neuron or weight in words: its value and its last gradient."""
+    i, j, row = selected
+    layer = layers[i]
+    name = "out" if i == len(layers) - 1 and layer.n_out == 1 else f"L{i + 1}.{j + 1}"
+    if row is None:
+        kind = f"{layer.activation} neuron {name}"
+        if i < len(layers) - 1:
+            kind += f", {layer.status[j]}"
+        return f"{kind} · w/W picks a weight · its map is on the main map"
+    if row < 0:
+        assert layer.bias is not None
+        value, what = float(layer.bias[j]), f"bias of {name}"
+        grad = None if layer.grad_bias is None else float(layer.grad_bias[j])
+    else:
+        value, what = float(layer.weight[row, j]), f"weight x{row + 1}→{name}"
+        grad = None if layer.grad_weight is None else float(layer.grad_weight[row, j])
+    gradient = "" if grad is None else f" · ∂L/∂w {grad:.4g}"
+    return f"{what} = {value:.6g}{gradient} · E edits it"
+
+
+class SelectionClicked(Message):
+    """A neuron or weight of the architecture panel was clicked."""
+
+    def __init__(self, selected: Selection) -> None:
+        super().__init__()
+        self.selected = selected
+        """What was clicked."""
 
 
 class ArchitectureView(Panel, VerticalScroll):
@@ -232,7 +321,12 @@ class ArchitectureView(Panel, VerticalScroll):
         super().__init__(glyphs=glyphs, **kwargs)
         self.run_index = 0
         """Which run's layers are drawn (the run on the main map)."""
+        self.selected: Selection | None = None
+        """The neuron or weight picked (keys u/U, w/W, or a click), drawn highlighted."""
+        self.hits: list[Hit] = []
+        """Where each neuron and weight was drawn last (line, columns, selection)."""
         self._layers: tuple[LayerView, ...] = ()
+        self._inputs: tuple[str, ...] = ()
         self._drawn_width = -1
         self._body = Static("waiting for the first snapshot", classes="architecture-body")
 
@@ -243,10 +337,37 @@ class ArchitectureView(Panel, VerticalScroll):
         self._redraw()
 
     def view_key(self) -> Hashable:
-        return (self.glyphs, self.run_index)
+        return (self.glyphs, self.run_index, self.selected)
+
+    def select(self, selected: Selection | None) -> None:
+        """Highlight this neuron or weight (None: nothing)."""
+        if selected != self.selected:
+            self.selected = selected
+            self._redraw()
+
+    @property
+    def selection_text(self) -> str:
+        """The selection in words ('' when nothing is selected)."""
+        if self.selected is None or not self._layers:
+            return ""
+        i, j, _ = self.selected
+        if i >= len(self._layers) or j >= self._layers[i].n_out:
+            return ""
+        return describe_selection(self._layers, self.selected)
+
+    def on_click(self, event: Click) -> None:
+        """Pick the neuron or weight under the mouse."""
+        content = self.content_region  # the click may come from the text inside: use the screen
+        line = event.screen_y - content.y + round(self.scroll_y)
+        col = event.screen_x - content.x + round(self.scroll_x)
+        for row, first, last, target in self.hits:
+            if row == line and first <= col < last:
+                self.post_message(SelectionClicked(target))
+                return
 
     def draw(self, snapshot: Snapshot) -> None:
         self._layers = snapshot.runs[min(self.run_index, len(snapshot.runs) - 1)].layers
+        self._inputs = snapshot.features
         self._redraw()
 
     def on_resize(self, event: Resize) -> None:
@@ -271,4 +392,15 @@ class ArchitectureView(Panel, VerticalScroll):
             return
         self._drawn_width = self.size.width
         width = max(1, self.scrollable_content_region.width)
-        self._body.update(architecture_text(self._layers, width, self.glyphs, self._styles()))
+        hits: list[Hit] = []
+        text = architecture_text(
+            self._layers,
+            width,
+            self.glyphs,
+            self._styles(),
+            self._inputs,
+            selected=self.selected,
+            hits=hits,
+        )
+        self.hits = hits
+        self._body.update(text)

@@ -14,18 +14,26 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.events import Click
 from textual.strip import Strip
 
 from engine.metrics import Extent
 from engine.snapshot import Snapshot
 from engine.twins import DIFFERENCE
+from tui_nn.messages import MapClicked
 from tui_nn.plane import (
+    ARROW_HEADS,
+    ASCII_ARROW_HEADS,
     ASCII_CLASS_GLYPHS,
+    ASCII_SHAFTS,
     CLASSES_SHOWN,
+    SHAFTS,
     Raster,
     cell_of,
-    data_points,
     experiment_marks,
+    fit_aspect,
+    pane_count,
+    panes,
     rasterise,
 )
 from tui_nn.widgets.panel import Panel
@@ -34,8 +42,18 @@ ZOOMS = (1.0, 4.0, 25.0, 100.0)
 """Factors by which `z` widens the view around the scenario's display range, in turn."""
 
 HALF = "▀"
-POINT_GLYPHS = {"train": "●", "test": "○", "flipped": "✖", "mark": "◆"}
-ASCII_POINT_GLYPHS = {"flipped": "!", "mark": "*"}
+POINT_GLYPHS = {
+    "train": "●",
+    "test": "○",
+    "flipped": "✖",
+    "added": "■",
+    "mark": "◆",
+    "cross": "✚",
+    "target": "◎",
+}
+ASCII_POINT_GLYPHS = {"flipped": "!", "added": "+", "mark": "*", "cross": "&", "target": "$"}
+GAP = "│"
+"""Between panes drawn side by side."""
 PROBE_GLYPH = "╋"
 ASCII_PROBE_GLYPH = "#"
 
@@ -106,10 +124,21 @@ class BoundaryMap(Panel):
         """The run (or pair of runs) shown."""
         self.show_test = True
         """Whether the test points are drawn."""
+        self.hard = False
+        """Discretized: each cell in its predicted class's colour, no confidence shading."""
+        self.neuron: tuple[int, int] | None = None
+        """(hidden layer, unit) whose activation is drawn instead of the output, or None."""
         self.probe = self._centre()
         """The probe's point in the plane (data coordinates)."""
+        self.stale = False
+        """True when the last snapshot shown was taken for another extent or view (the map
+        has not drawn it); the screen then takes a fresh one."""
         self.raster: Raster | None = None
-        """The picture last built (for tests)."""
+        """The (first) picture last built (for tests and the legend)."""
+        self.rasters: list[Raster] = []
+        """Every pane's picture, left to right."""
+        self.pane_labels: list[str] = []
+        """What each pane shows, when there are several ('trigger off', ...)."""
         self._rows: dict[int, Strip] = {}
 
     # -- geometry ------------------------------------------------------------------------
@@ -120,14 +149,39 @@ class BoundaryMap(Panel):
         return ZOOMS[self.zoom_index]
 
     @property
-    def extent(self) -> Extent:
-        """The rectangle of the plane the map shows."""
+    def requested_extent(self) -> Extent:
+        """The scenario's display range at this zoom."""
         return self.base_extent.scaled(self.zoom) if self.zoom != 1 else self.base_extent
+
+    @property
+    def extent(self) -> Extent:
+        """The rectangle of the plane the map shows: the requested range, grown on one side
+        so that circles stay round at each pane's shape.
+
+        Panes an experiment computed over the scenario's own range (an extracted copy beside
+        its victim) keep that exact range, so the panes match cell for cell.
+        """
+        wanted = self.requested_extent
+        if self.size.area == 0:
+            return wanted
+        k = self.panes_shown()
+        run = self.snapshot.runs[self.view.runs[0]] if self.snapshot is not None else None
+        if k > 1 and (run is None or not run.slices):
+            return wanted
+        return fit_aspect(wanted, self.pane_width(), self.size.height)
+
+    def panes_shown(self) -> int:
+        """How many panes sit side by side (from the last snapshot and the current view)."""
+        return pane_count(self.snapshot, self.view.runs, self.requested_extent)
+
+    def pane_width(self) -> int:
+        """Cells across one pane (panes are separated by one column)."""
+        k = self.panes_shown()
+        return max(1, (self.size.width - (k - 1)) // k)
 
     def grid_size(self) -> tuple[int, int]:
         """(width, height) of the pixel grid the map needs: one column per cell, two rows."""
-        width, height = self.size
-        return max(width, 8), 2 * max(height, 4)
+        return max(self.pane_width(), 8), 2 * max(self.size.height, 4)
 
     def _centre(self) -> tuple[float, float]:
         e = self.base_extent
@@ -159,6 +213,9 @@ class BoundaryMap(Panel):
             self.zoom_index += 1
         self.invalidate()
 
+    def on_resize(self) -> None:
+        self.invalidate()  # the extent follows the map's shape
+
     def _inside(self, x: float, y: float) -> bool:
         e = self.extent
         return e.x_min <= x <= e.x_max and e.y_min <= y <= e.y_max
@@ -170,7 +227,7 @@ class BoundaryMap(Panel):
         output at exactly the point the cursor marks.
         """
         e = self.extent
-        w, h = max(self.size.width, 1), max(self.size.height, 1)
+        w, h = self.pane_width(), max(self.size.height, 1)
         row, col, _ = cell_of(*self.probe, e, w, h)
         col = min(max(col + dx, 0), w - 1)
         row = min(max(row - dy, 0), h - 1)
@@ -198,6 +255,31 @@ class BoundaryMap(Panel):
             self.show_test = show
             self.invalidate()
 
+    def set_hard(self, hard: bool) -> None:
+        """Hard class colours (discretized), or shades of confidence."""
+        if hard != self.hard:
+            self.hard = hard
+            self.invalidate()
+
+    def set_neuron(self, neuron: tuple[int, int] | None) -> None:
+        """Draw this hidden neuron's activation over the plane (None: the output again)."""
+        if neuron != self.neuron:
+            self.neuron = neuron
+            self.invalidate()
+
+    def point_at(self, col: int, row: int) -> tuple[float, float]:
+        """The plane's point at the centre of a cell of the map."""
+        e = self.extent
+        w, h = max(self.size.width, 1), max(self.size.height, 1)
+        cw, ch = (e.x_max - e.x_min) / w, (e.y_max - e.y_min) / h
+        return e.x_min + (col + 0.5) * cw, e.y_max - (row + 0.5) * ch
+
+    def on_click(self, event: Click) -> None:
+        """A click puts the probe there, and says so (the screen may edit the data there)."""
+        x, y = self.point_at(event.x, event.y)
+        self.place_probe(x, y)
+        self.post_message(MapClicked(x, y, event.button))
+
     def grid_runs(self) -> tuple[int, ...]:
         """The runs whose grid the map needs."""
         return self.view.runs
@@ -205,25 +287,54 @@ class BoundaryMap(Panel):
     # -- data ----------------------------------------------------------------------------
 
     def view_key(self) -> Hashable:
-        return (self.glyphs, self.view, self.extent, self.show_test, tuple(self.size))
+        return (
+            self.glyphs,
+            self.view,
+            self.extent,
+            self.show_test,
+            self.hard,
+            self.neuron,
+            tuple(self.size),
+        )
 
     def draw(self, snapshot: Snapshot) -> None:
-        runs = [i for i in self.view.runs if i < len(snapshot.runs)]
-        grids = [snapshot.runs[i].grid for i in runs]
-        if not grids or any(g is None or g.extent != self.extent for g in grids):
+        shown = panes(snapshot, self.view.runs, test=self.show_test)
+        first = shown[0] if shown else None
+        if (
+            first is None
+            or first.grid.extent != self.extent
+            or (self.view.difference and first.other is None)
+        ):
             self.invalidate()  # a snapshot taken for another view: wait for the next one
+            self.stale = True
             return
-        self.raster = None
-        if grids[0] is not None:
-            self.raster = rasterise(
-                grids[0],
-                self.size.width,
+        self.stale = False
+        run = snapshot.runs[self.view.runs[0]]
+        marks = experiment_marks(snapshot, run.key)
+        width = max(1, (self.size.width - (len(shown) - 1)) // len(shown))
+        n_outputs = snapshot.baseline.layers[-1].n_out
+        neuron = self.neuron
+        hidden = first.grid.hidden
+        if neuron is not None and (
+            neuron[0] >= len(hidden) or neuron[1] >= hidden[neuron[0]].shape[0]
+        ):
+            neuron = None
+        self.rasters = [
+            rasterise(
+                p.grid,
+                width,
                 self.size.height,
-                n_outputs=snapshot.baseline.layers[-1].n_out,
-                points=data_points(snapshot, test=self.show_test),
-                other=grids[1] if len(grids) == 2 else None,
-                marks=experiment_marks(snapshot),
+                n_outputs=n_outputs,
+                points=p.points,
+                other=p.other if neuron is None else None,
+                marks=marks,
+                hard=self.hard,
+                neuron=neuron,
             )
+            for p in shown
+        ]
+        self.pane_labels = [p.label for p in shown] if len(shown) > 1 else []
+        self.raster = self.rasters[0]
         self._rows.clear()
         self.refresh()
 
@@ -242,23 +353,34 @@ class BoundaryMap(Panel):
         return strip
 
     def _render_row(self, y: int) -> Strip:
-        raster = self.raster
-        if raster is None or y >= raster.height:
+        if not self.rasters or y >= self.rasters[0].height:
             return Strip.blank(self.size.width, self.rich_style)
+        label = self.get_component_rich_style("boundary-map--label", partial=True)
+        segments: list[Segment] = []
+        for i, raster in enumerate(self.rasters):
+            if i:
+                segments.append(Segment(GAP, label))
+            part = self._pane_row(raster, y)
+            if y == 0 and i < len(self.pane_labels) and self.pane_labels[i]:
+                text = f" {self.pane_labels[i]} "[: raster.width]
+                part[: len(text)] = [Segment(ch, label) for ch in text]
+            segments += part
+        self._draw_labels(y, self.rasters, segments)
+        return Strip(segments).simplify()
+
+    def _pane_row(self, raster: Raster, y: int) -> list[Segment]:
         top = raster.colours[2 * y].tolist()
         bottom = raster.colours[2 * y + 1].tolist()
-        palette = self.palette
         if self.glyphs:
             segments = [self._ascii_cell(raster, y, c) for c in range(raster.width)]
         else:
-            pair_style = palette.pair_style
+            pair_style = self.palette.pair_style
             segments = [Segment(HALF, pair_style(t, b)) for t, b in zip(top, bottom, strict=True)]
         for (row, col), (kind, cls) in raster.points.items():
             if row == y and col < len(segments):
                 segments[col] = self._point(kind, cls, top[col])
         self._draw_probe(y, raster, segments, top)
-        self._draw_labels(y, raster, segments)
-        return Strip(segments).simplify()
+        return segments
 
     def _ascii_cell(self, raster: Raster, row: int, col: int) -> Segment:
         glyph = raster.glyph(row, col)
@@ -269,6 +391,15 @@ class BoundaryMap(Panel):
         return Segment(glyph, self.palette.class_style(cls, dim=glyphs.index(glyph) < 2))
 
     def _point(self, kind: str, cls: int, background: int) -> Segment:
+        if kind in ("head", "shaft"):
+            if kind == "head":
+                glyph = (ASCII_ARROW_HEADS if self.glyphs else ARROW_HEADS)[cls % 8]
+            else:
+                glyph = (ASCII_SHAFTS if self.glyphs else SHAFTS)[cls % 4]
+            style = (
+                Style(bold=True) if self.glyphs else self.palette.point_style(kind, 0, background)
+            )
+            return Segment(glyph, style)
         if self.glyphs:
             text = ASCII_POINT_GLYPHS.get(kind, str(cls % 10))
             style = self.palette.class_style(cls, bold=True, reverse=kind in ("train", "flipped"))
@@ -286,10 +417,10 @@ class BoundaryMap(Panel):
             background = Style(bgcolor=self.palette.pixel[top[col]])
             segments[col] = Segment(PROBE_GLYPH, background + style)
 
-    def _draw_labels(self, y: int, raster: Raster, segments: list[Segment]) -> None:
+    def _draw_labels(self, y: int, rasters: list[Raster], segments: list[Segment]) -> None:
         """The corners' coordinates: top right (x_max, y_max), bottom left (x_min, y_min)."""
-        w, h = len(segments), raster.height
-        e = raster.extent
+        w, h = len(segments), rasters[0].height
+        e = rasters[0].extent
         if y == 0:
             text = f"({_num(e.x_max)}, {_num(e.y_max)})"
             start = w - len(text)
@@ -298,7 +429,7 @@ class BoundaryMap(Panel):
             start = 0
         else:
             return
-        if start < 0 or len(text) * 3 > w or h < 4:
+        if start < 0 or len(text) * 3 > rasters[-1].width or h < 4:
             return
         style = self.get_component_rich_style("boundary-map--label", partial=True)
         for i, ch in enumerate(text):

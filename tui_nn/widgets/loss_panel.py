@@ -1,7 +1,8 @@
-"""Loss over the epochs, every run at once: a compact panel and a chart with axes.
+"""Loss over the epochs, every run at once, as a compact panel.
 
-Both draw the same curves in the same colours (``loss_curves``): each run's training loss in
-its run colour, and the baseline's test loss in a muted version of its colour.
+The panel and the `c` chart (``tui_nn.screens.loss_chart``) draw the same curves in the same
+colours (``loss_curves``): each run's training loss in its run colour, and the baseline's test
+loss in a muted version of its colour.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from engine.snapshot import Snapshot
 from tui_nn.story import clean
@@ -38,17 +38,18 @@ def loss_curves(snapshot: Snapshot, variables: Mapping[str, str]) -> list[Curve]
     colours = run_colours(variables, len(snapshot.runs))
     curves = []
     base = snapshot.baseline
+    single = len(snapshot.runs) == 1
     if len(snapshot.x_test) and len(base.history.test_loss):
         curves.append(
             Curve(
-                f"{base.label} test",
+                "test" if single else f"{base.label} test",
                 base.history.epochs.astype(np.float64),
                 base.history.test_loss,
                 _muted(colours[0]),
             )
         )
     for run, colour in reversed(list(zip(snapshot.runs, colours, strict=True))):
-        label = run.label if len(snapshot.runs) > 1 else "train"
+        label = "train" if single else run.label
         curves.append(
             Curve(label, run.history.epochs.astype(np.float64), run.history.train_loss, colour)
         )
@@ -109,66 +110,20 @@ class LossPanel(Panel):
             return
         curves = loss_curves(snapshot, self.app.theme_variables)
         plot = self.query_one(CurvePlot)
-        plot.plot(curves, log=True, glyphs=self.glyphs, key=(snapshot.revision, self.view_key()))
+        marker = float(snapshot.epoch) if snapshot.in_past else None
+        plot.plot(
+            curves,
+            log=True,
+            glyphs=self.glyphs,
+            key=(snapshot.revision, self.view_key()),
+            marker=marker,
+        )
         legend = Text(no_wrap=False)
         for text, style in legend_segments(list(reversed(curves)), self.glyphs, Style()):
             legend.append(clean(text), style)
+        if snapshot.in_past:
+            legend.append(f"│ epoch {snapshot.epoch:,} of {snapshot.newest:,}", Style(bold=True))
         self.query_one("#loss-legend", Static).update(legend)
 
     def on_mount(self) -> None:
         self.redraw()
-
-
-class LossChart(PlotextPlot):
-    """The same curves as the Loss panel, with axes (plotext), for the `c` chart."""
-
-    DEFAULT_CSS = """
-    LossChart {
-        height: 1fr;
-        min-height: 5;
-    }
-    """
-
-    def __init__(self, *, glyphs: bool = False, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.glyphs = glyphs
-        """ASCII mode: series told apart by marker instead of colour."""
-        self._key: Hashable = None
-        self.curves: list[Curve] = []
-        """The curves last plotted."""
-
-    def show(self, snapshot: Snapshot) -> None:
-        """Plot this snapshot's curves, unless they are the ones already plotted."""
-        key = (snapshot.revision, self.glyphs, self.app.theme)
-        if key == self._key:
-            return
-        self._key = key
-        self.curves = loss_curves(snapshot, self.app.theme_variables)
-        self._replot()
-
-    def _replot(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("loss (log scale)")
-        plt.xlabel("epoch")
-        low, high, last = math.inf, -math.inf, 0.0
-        markers = ("*", "+", "o", "x", "#", "%")
-        for i, curve in enumerate(reversed(self.curves)):
-            xs, ys = thin(curve.x, curve.y, CHART_POINTS)
-            kept = [(x, math.log10(y)) for x, y in zip(xs, ys, strict=True) if y > 0]
-            if not kept:
-                continue
-            x, y = zip(*kept, strict=True)
-            low, high, last = min(low, *y), max(high, *y), max(last, x[-1])
-            style = (
-                {"marker": markers[i % len(markers)]}
-                if self.glyphs
-                else {"marker": "braille", "color": curve.colour.get_truecolor()}
-            )
-            plt.plot(list(x), list(y), label=clean(curve.label), **style)
-        if math.isfinite(low):
-            plt.yticks(*log_ticks(low, high))
-            ticks = epoch_ticks(last)
-            plt.xticks(ticks, [f"{t:,}" for t in ticks])
-        self.refresh()

@@ -22,10 +22,10 @@ def legend_text(
             break
         if text.cell_len:
             text.append("  ")
-        text.append(
-            item.ascii if glyphs else item.glyph,
-            Style(bold=True) if glyphs else palette.item_style(item),
+        swatch = (
+            Style(bold=True, reverse=item.key == "train") if glyphs else palette.item_style(item)
         )
+        text.append(item.ascii if glyphs else item.glyph, swatch)
         text.append(f" {item.text}")
     return text
 

@@ -153,6 +153,8 @@ class Palette:
     """Radius circles."""
     disagree: RGB
     """Cells where two runs predict different classes."""
+    trace: RGB
+    """Arrows and lines drawn over the plane (adversarial pushes, recovered hinges)."""
     _pairs: dict[tuple[int, int], Style] = field(default_factory=dict, compare=False, repr=False)
     _activation_pairs: list[list[Style]] = field(default_factory=list, compare=False, repr=False)
 
@@ -184,7 +186,12 @@ class Palette:
 
     def point_style(self, kind: str, cls: int, background: int) -> Style:
         """A data point of this kind and class on a pixel of colour index ``background``."""
-        rgb = self.mark if kind == "mark" else self.points[cls % CLASSES_SHOWN]
+        if kind in ("head", "shaft"):
+            rgb = self.trace
+        elif kind in ("mark", "cross", "target"):
+            rgb = self.mark
+        else:
+            rgb = self.points[cls % CLASSES_SHOWN]
         return Style(color=RichColor.from_rgb(*rgb), bgcolor=self.pixel[background], bold=True)
 
     def item_style(self, item: LegendItem) -> Style:
@@ -198,6 +205,12 @@ class Palette:
             "train": self.points[0],
             "test": self.points[0],
             "flipped": self.points[0],
+            "added": self.points[1],
+            "activation": self.rgb(self.activation[-1]),
+            "head": self.trace,
+            "line": self.trace,
+            "target": self.mark,
+            "cross": self.mark,
         }.get(item.key)
         return Style(color=RichColor.from_rgb(*rgb), bold=True) if rgb else Style(bold=True)
 
@@ -261,15 +274,19 @@ def build_palette(
     faded = [_blend(undecided, c, FADED_SHARE) for c in classes]
     if mode == "256":
         faded = [_along_path([f], undecided, c)[0] for f, c in zip(faded, classes, strict=True)]
-    pixel = [*two_class, *many, *faded, disagree, foreground]
-    assert len(pixel) == COLOURS
     zero = _blend(background, foreground, 0.06)
     activation = [
         *_ramp(zero, classes[0], LEVELS, mode, first=1.0 / LEVELS)[::-1],
         *_ramp(zero, classes[1], LEVELS, mode, first=1.0 / LEVELS),
     ]
+    pixel = [*two_class, *many, *faded, disagree, foreground, *activation]
+    assert len(pixel) == COLOURS
+    # Arrows and lines: a colour apart from both classes, the disagreement and the grey.
+    others = {**others, "yellow": (255, 230, 110)}
+    trace = _pick(others, [undecided, *classes[:2], disagree], 1, "yellow")[0]
     if mode == "256":
         disagree, foreground = _shown_in_256(disagree), _shown_in_256(foreground)
+        trace = _shown_in_256(trace)
     return Palette(
         key=(theme.name, mode),
         classes=tuple(classes),
@@ -280,6 +297,7 @@ def build_palette(
         mark=foreground,
         ring=foreground,
         disagree=disagree,
+        trace=trace,
     )
 
 

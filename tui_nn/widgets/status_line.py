@@ -23,16 +23,20 @@ from tui_nn.story import clean
 class TrainerState:
     """What the screen knows about training beyond the snapshot."""
 
-    running: bool = False
-    epochs_per_frame: int = 1
-    epochs_per_second: float | None = None
-    """Measured while running; None when paused (shown as a dash, so captures are stable)."""
     zoom: float = 1.0
     glyphs: bool = False
     probe: str = ""
     """The probe's readout, already formatted."""
+    probe_short: str = ""
+    """The same, shorter, for narrow terminals."""
     run: int = 0
     """Index of the run whose figures are shown (the run on the map)."""
+    tool: str = ""
+    """What a click on the map does ('click adds class 1'), or ''."""
+
+
+SHORTEN_AT = 6
+"""Items at least this important outrank the probe's raw output digits."""
 
 
 def _num(value: float, spec: str) -> str:
@@ -71,12 +75,19 @@ class TitleBar(Widget):
         self.running = False
         self.epoch = 0
         self.target = 0
+        self.epochs_per_frame = 1
+        self.epochs_per_second: float | None = None
+        self.head = 0
+        """The newest epoch trained (more than ``epoch`` while looking back)."""
 
-    def set(self, *, title: str, running: bool, epoch: int, target: int) -> None:
-        """Update what the bar says (redraws only on a change)."""
-        state = (clean(title), running, epoch, target)
-        if state != (self.title_text, self.running, self.epoch, self.target):
-            self.title_text, self.running, self.epoch, self.target = state
+    def set(self, **changes: object) -> None:
+        """Update what the bar says: title, running, epoch, target, head, epochs_per_frame,
+        epochs_per_second (redraws only on a change)."""
+        if "title" in changes:
+            changes["title_text"] = clean(str(changes.pop("title")))
+        if any(getattr(self, k) != v for k, v in changes.items()):
+            for key, value in changes.items():
+                setattr(self, key, value)
             self.refresh()
 
     @property
@@ -90,12 +101,24 @@ class TitleBar(Widget):
         right = Text()
         if self.running:
             right.append("▸ running", style("running"))
+            rate = self.epochs_per_second
+            right.append("  ")
+            right.append("—" if rate is None else f"{rate:,.0f}", style("title"))
+            right.append(" ep/s", style("muted"))
+        elif self.head > self.epoch:
+            right.append("◂ looking back", style("paused"))
         else:
             right.append("‖ paused", style("paused"))
+            right.append("  ")
+            right.append(f"{self.epochs_per_frame:,}", style("title"))
+            right.append(" ep/frame", style("muted"))
         right.append("  ")
         right.append("epoch ", style("muted"))
         right.append(f"{self.epoch:,}", style("title"))
-        if self.target:
+        if self.head > self.epoch:
+            right.append(" ")
+            right.append(f"of {self.head:,}", style("muted"))
+        elif self.target:
             right.append(f"/{self.target:,}", style("muted"))
         right.append(" ")
         left = Text(" tui-nn ", style("app"))
@@ -167,22 +190,25 @@ class StatusLine(Widget):
             loss = _num(run.train_loss, ".4g") + (f"/{_num(run.test_loss, '.4g')}" if test else "")
             acc = _num(run.train_accuracy, ".1%")
             acc += f"/{_num(run.test_accuracy, '.1%')}" if test else ""
-            out.append((0, "loss", loss))
+            wide = self.size.width >= 110
+            out.append((0, "loss train/test" if test and wide else "loss", loss))
             out.append((3, "acc", acc))
             out.append((7, "lr", f"{snap.learning_rate:g}"))
             if run.dtype != run.label:
                 out.append((8, "", run.dtype))
-        if s.running:
-            eps = "—" if s.epochs_per_second is None else f"{s.epochs_per_second:,.0f}"
-            out.append((5, "ep/s", eps))
-        out.append((4, "ep/frame", f"{s.epochs_per_frame:,}"))
         if s.zoom != 1:
             out.append((2, "zoom", f"{s.zoom:g}×"))
         if s.glyphs:
             out.append((9, "", "ASCII"))
         if s.probe:
             out.append((2, "probe", s.probe))
+        if s.tool:
+            out.append((1, "", s.tool))
         return out
+
+    def short_forms(self) -> dict[str, str]:
+        """Item label -> a shorter value to use before dropping items."""
+        return {"probe": self.state.probe_short} if self.state.probe_short else {}
 
     def render(self) -> Text:
         label = self.get_component_rich_style("status-line--label", partial=True)
@@ -193,9 +219,17 @@ class StatusLine(Widget):
         def length(kept: list[tuple[int, str, str]]) -> int:
             return sum(len(v) + (len(k) + 1 if k else 0) for _, k, v in kept) + 2 * (len(kept) - 1)
 
-        # Drop the least important items first until the line fits: it never wraps.
+        # Make room in order of importance, never wrapping: drop the lowest items first, and
+        # shorten the probe's reading (to its class and confidence) once only items more
+        # important than its raw digits remain.
+        short = self.short_forms()
         while items and length(items) > width:
-            items.remove(max(items, key=lambda item: item[0]))
+            lowest = max(items, key=lambda item: item[0])
+            if short and lowest[0] < SHORTEN_AT:
+                items = [(p, k, short.get(k, v)) for p, k, v in items]
+                short = {}
+                continue
+            items.remove(lowest)
         line = Text(no_wrap=True, overflow="ellipsis")
         for i, (_, key, text) in enumerate(items):
             if i:

@@ -1,0 +1,149 @@
+"""Per-epoch measurements in arrays: the recent epochs every one, older epochs thinned.
+
+A ``Trace`` keeps the last ``DENSE`` epochs of its columns in a ring of arrays and, of the
+epochs before them, those at multiples of a stride, at most ``THINNED`` of them: when that
+part is full every other entry is dropped and the stride doubles. So a trace of any length
+holds at most ``DENSE + THINNED`` rows, and a view of it is a downsampled copy of at most as
+many points as the caller asks for, never the whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+DENSE = 4096
+"""The most recent epochs a trace keeps, every one of them."""
+THINNED = 4096
+"""Most older epochs a trace keeps, evenly spaced."""
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """A downsampled copy of a trace: ``values[name][i]`` belongs to epoch ``epochs[i]``."""
+
+    epochs: Ints
+    values: dict[str, Floats]
+
+
+class Trace:
+    """Columns of float64 values, one row per epoch, in bounded memory.
+
+    Args:
+        columns: The names of the columns.
+        dense: How many recent epochs are kept every one.
+        thinned: Most older epochs kept.
+    """
+
+    def __init__(self, columns: Sequence[str], dense: int = DENSE, thinned: int = THINNED):
+        self.columns = tuple(columns)
+        width = len(self.columns)
+        self._ring = np.zeros((dense, width))
+        self._ring_epochs = np.zeros(dense, dtype=np.int64)
+        self._start = 0
+        self._count = 0
+        self._body = np.zeros((thinned, width))
+        self._body_epochs = np.zeros(thinned, dtype=np.int64)
+        self._body_count = 0
+        self.stride = 1
+        """Older epochs are kept at multiples of this (it doubles as the trace grows)."""
+
+    def __len__(self) -> int:
+        return self._count + self._body_count
+
+    @property
+    def capacity(self) -> int:
+        """Most rows this trace ever holds."""
+        return len(self._ring) + len(self._body)
+
+    @property
+    def last_epoch(self) -> int:
+        """The newest epoch recorded, or 0."""
+        if self._count:
+            return int(self._ring_epochs[(self._start + self._count - 1) % len(self._ring)])
+        return int(self._body_epochs[self._body_count - 1]) if self._body_count else 0
+
+    def append(self, epoch: int, values: Sequence[float]) -> None:
+        """Record one epoch (epochs must increase)."""
+        size = len(self._ring)
+        if self._count == size:
+            old = self._start
+            self._keep_old(int(self._ring_epochs[old]), self._ring[old])
+            self._start = (self._start + 1) % size
+            self._count -= 1
+        slot = (self._start + self._count) % size
+        self._ring[slot] = values
+        self._ring_epochs[slot] = epoch
+        self._count += 1
+
+    def _keep_old(self, epoch: int, row: Floats) -> None:
+        if epoch % self.stride:
+            return
+        if self._body_count == len(self._body):
+            keep = self._body_epochs[: self._body_count] % (2 * self.stride) == 0
+            n = int(keep.sum())
+            self._body[:n] = self._body[: self._body_count][keep]
+            self._body_epochs[:n] = self._body_epochs[: self._body_count][keep]
+            self._body_count = n
+            self.stride *= 2
+            if epoch % self.stride:
+                return
+        self._body[self._body_count] = row
+        self._body_epochs[self._body_count] = epoch
+        self._body_count += 1
+
+    def truncate(self, epoch: int) -> None:
+        """Forget every epoch after ``epoch`` (a fork: that future is gone)."""
+        size = len(self._ring)
+        while self._count:
+            newest = (self._start + self._count - 1) % size
+            if self._ring_epochs[newest] <= epoch:
+                break
+            self._count -= 1
+        if self._count == 0:
+            self._start = 0
+        self._body_count = int(
+            np.searchsorted(self._body_epochs[: self._body_count], epoch, "right")
+        )
+
+    def _rows(self) -> tuple[Ints, Floats]:
+        order = (self._start + np.arange(self._count)) % len(self._ring)
+        epochs = np.concatenate([self._body_epochs[: self._body_count], self._ring_epochs[order]])
+        rows = np.concatenate([self._body[: self._body_count], self._ring[order]])
+        return epochs, rows
+
+    def view(self, points: int | None = None, since: int = 0) -> TraceView:
+        """A copy of at most ``points`` rows (evenly spread, the newest kept), from ``since``.
+
+        Args:
+            points: Most rows returned; None for every row kept.
+            since: Only epochs after this one.
+        """
+        epochs, rows = self._rows()
+        if since:
+            keep = epochs > since
+            epochs, rows = epochs[keep], rows[keep]
+        if points is not None and len(epochs) > points:
+            pick = np.unique(np.linspace(0, len(epochs) - 1, max(2, points)).round().astype(int))
+            epochs, rows = epochs[pick], rows[pick]
+        return TraceView(epochs.copy(), {c: rows[:, i].copy() for i, c in enumerate(self.columns)})
+
+    def value_at(self, epoch: int, column: str) -> float | None:
+        """The value recorded at exactly this epoch, if it is still kept."""
+        epochs, rows = self._rows()
+        i = int(np.searchsorted(epochs, epoch))
+        if i < len(epochs) and epochs[i] == epoch:
+            return float(rows[i, self.columns.index(column)])
+        return None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays (fixed at construction)."""
+        arrays = (self._ring, self._ring_epochs, self._body, self._body_epochs)
+        return sum(a.nbytes for a in arrays)
