@@ -190,5 +190,7 @@ def test_csv_path_is_relative_to_the_scenario_folder(
 
 
 def test_every_good_fixture_validates() -> None:
-    for path in sorted(GOOD.glob("*.toml")):
-        Session(load_scenario(path))
+    paths = sorted(GOOD.glob("*.toml"))
+    assert [p.name for p in paths] == ["csv_relative.toml"]  # an empty folder must not pass
+    for path in paths:
+        assert Session(load_scenario(path)).data.n_classes == 2
