@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -121,6 +122,10 @@ def set_color_system(mode: ColorMode) -> None:
         constants.COLOR_SYSTEM = RICH_COLOR_SYSTEMS[mode]  # type: ignore[misc]
 
 
+class UnknownTheme(ValueError):
+    """A --theme that Textual does not have; the message is one line with a suggestion."""
+
+
 def binding_ids() -> set[str]:
     """Every binding id a keymap may remap: the trainer's, its dialogs' and the app's."""
     screens = (TuiNN, MainScreen, HelpScreen, PickerScreen, ErrorDialog, SaveDialog, GoToDialog)
@@ -139,6 +144,7 @@ def run_app(
     mouse: bool = True,
     fps: float = 15,
     keymap: Path | None = None,
+    theme: str | None = None,
 ) -> int:
     """Run the trainer on a session until the user quits.
 
@@ -149,16 +155,25 @@ def run_app(
         mouse: Whether the app takes the mouse (off: the terminal keeps text selection).
         fps: Most redraws per second.
         keymap: A keymap file; by default the one in the user's configuration folder, if any.
+        theme: A Textual theme to start with (the map's colours follow it).
 
     Returns:
         The exit status.
 
     Raises:
         KeymapError: If the keymap file cannot be used (before anything is drawn).
+        UnknownTheme: If there is no such theme.
     """
     mapping = load_keymap(keymap or default_keymap_path(), binding_ids(), required=bool(keymap))
     if color != "auto":
         set_color_system(color)
     app = TuiNN(session, fps=fps, keymap=mapping)
+    if theme is not None:
+        names = sorted(app.available_themes)
+        if theme not in names:
+            close = difflib.get_close_matches(theme, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(names)}"
+            raise UnknownTheme(f"--theme: no theme {theme!r} ({hint})")
+        app.theme = theme
     app.run(mouse=mouse)
     return app.return_code or 0

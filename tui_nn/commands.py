@@ -98,6 +98,11 @@ def app_parser() -> argparse.ArgumentParser:
         default="auto",
         help="colours the terminal can show (default: guessed from the environment)",
     )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="a Textual theme, e.g. textual-light (default: textual-dark)",
+    )
     parser.add_argument("--no-mouse", action="store_true", help="ignore the mouse")
     parser.add_argument(
         "--keymap",
@@ -322,17 +327,24 @@ def cmd_app(argv: list[str]) -> int:
     if not served and os.environ.get("TERM", "").lower() in DUMB_TERMINALS:
         say(_dumb_terminal_message(args.scenario), err=True)
         return EXIT_USAGE
-    from tui_nn.app import run_app  # only here: headless commands never import Textual
-
-    return int(
-        run_app(
-            session,
-            color=args.color,
-            mouse=not args.no_mouse,
-            fps=args.fps,
-            keymap=args.keymap,
-        )
+    from tui_nn.app import (
+        UnknownTheme,
+        run_app,  # only here: headless commands never import Textual
     )
+
+    try:
+        return int(
+            run_app(
+                session,
+                color=args.color,
+                mouse=not args.no_mouse,
+                fps=args.fps,
+                keymap=args.keymap,
+                theme=args.theme,
+            )
+        )
+    except UnknownTheme as exc:
+        raise CliError([str(exc)]) from None
 
 
 def cmd_serve(argv: list[str]) -> int:

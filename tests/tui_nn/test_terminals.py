@@ -17,7 +17,7 @@ from textual.theme import BUILTIN_THEMES
 from textual.widgets._footer import FooterKey
 
 from engine.session import Session
-from tui_nn.app import TuiNN
+from tui_nn.app import TuiNN, UnknownTheme, run_app
 from tui_nn.catalog import shipped_dir
 from tui_nn.plane import LEVELS
 from tui_nn.screens.main import MainScreen
@@ -148,3 +148,10 @@ async def test_a_fifo_in_the_folder_does_not_freeze_the_picker(
         await pilot.press("q")  # the picker does not take q: the app still answers keys
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
+
+
+def test_an_unknown_theme_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(
+        UnknownTheme, match="no theme 'textual-lite' \\(did you mean 'textual-light'"
+    ):
+        run_app(Session.from_file(MOONS), theme="textual-lite")

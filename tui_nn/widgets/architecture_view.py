@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from engine.snapshot import LayerView, Snapshot
-from tui_nn.widgets.palette import Palette, default_palette
+from tui_nn.widgets.palette import Palette, default_palette, text_style
 from tui_nn.widgets.panel import Panel
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -376,7 +376,7 @@ class ArchitectureView(Panel, VerticalScroll):
 
     def _styles(self) -> Styles:
         def style(name: str) -> Style:
-            return self.get_component_rich_style(f"architecture-view--{name}", partial=True)
+            return text_style(self, f"architecture-view--{name}")
 
         return Styles(
             style("title"),

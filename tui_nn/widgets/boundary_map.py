@@ -36,6 +36,7 @@ from tui_nn.plane import (
     panes,
     rasterise,
 )
+from tui_nn.widgets.palette import text_style
 from tui_nn.widgets.panel import Panel
 
 ZOOMS = (1.0, 4.0, 25.0, 100.0)
@@ -355,7 +356,7 @@ class BoundaryMap(Panel):
     def _render_row(self, y: int) -> Strip:
         if not self.rasters or y >= self.rasters[0].height:
             return Strip.blank(self.size.width, self.rich_style)
-        label = self.get_component_rich_style("boundary-map--label", partial=True)
+        label = text_style(self, "boundary-map--label")
         segments: list[Segment] = []
         for i, raster in enumerate(self.rasters):
             if i:
@@ -410,12 +411,14 @@ class BoundaryMap(Panel):
         row, col, _ = cell_of(*self.probe, raster.extent, raster.width, raster.height)
         if row != y or not 0 <= col < len(segments):
             return
-        style = self.get_component_rich_style("boundary-map--probe", partial=True)
+        style = text_style(self, "boundary-map--probe")
         if self.glyphs:
             segments[col] = Segment(ASCII_PROBE_GLYPH, style + Style(reverse=True))
         else:
+            # Black or white, whichever reads on the pixel under it, in any theme.
             background = Style(bgcolor=self.palette.pixel[top[col]])
-            segments[col] = Segment(PROBE_GLYPH, background + style)
+            cursor = background + self.palette.contrast_style(top[col])
+            segments[col] = Segment(PROBE_GLYPH, cursor)
 
     def _draw_labels(self, y: int, rasters: list[Raster], segments: list[Segment]) -> None:
         """The corners' coordinates: top right (x_max, y_max), bottom left (x_min, y_min)."""
@@ -431,7 +434,7 @@ class BoundaryMap(Panel):
             return
         if start < 0 or len(text) * 3 > rasters[-1].width or h < 4:
             return
-        style = self.get_component_rich_style("boundary-map--label", partial=True)
+        style = text_style(self, "boundary-map--label")
         for i, ch in enumerate(text):
             segments[start + i] = Segment(ch, style)
 

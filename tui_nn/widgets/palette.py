@@ -31,6 +31,7 @@ from tui_nn.plane import CLASSES_SHOWN, COLOURS, LEVELS
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.widget import Widget
 
     from tui_nn.plane import LegendItem
 
@@ -179,6 +180,12 @@ class Palette:
                 [Style(color=t, bgcolor=b) for b in self.activation] for t in self.activation
             )
         return self._activation_pairs[top][bottom]
+
+    def contrast_style(self, index: int) -> Style:
+        """Bold black or white, whichever reads on the pixel colour ``index`` (the probe)."""
+        r, g, b = self.rgb(self.pixel[index])
+        text = Color(r, g, b).get_contrast_text(1.0)
+        return Style(color=RichColor.from_rgb(text.r, text.g, text.b), bold=True)
 
     def class_style(self, cls: int, **attributes: bool) -> Style:
         """A class's colour as a text style."""
@@ -329,6 +336,28 @@ def default_palette(mode: ColorMode = "truecolor") -> Palette:
     if key not in _palettes:
         _palettes[key] = build_palette(theme, mode)
     return _palettes[key]
+
+
+def text_style(widget: Widget, component: str) -> Style:
+    """A component class's style for text drawn on the widget (the Line API's labels).
+
+    Textual's partial component styles cannot resolve 'auto' and translucent colours (``$text``,
+    ``$text-muted``) without a background, and give white: white labels on a light theme. This
+    resolves them against the widget's own background, and keeps a background only where the
+    component sets one.
+    """
+    full = widget.get_component_rich_style(component)
+    partial = widget.get_component_rich_style(component, partial=True)
+    return Style(
+        color=full.color,
+        bgcolor=full.bgcolor if partial.bgcolor is not None else None,
+        bold=full.bold,
+        dim=full.dim,
+        italic=full.italic,
+        underline=full.underline,
+        reverse=full.reverse,
+        strike=full.strike,
+    )
 
 
 def uses_glyphs(mode: ColorMode) -> bool:
