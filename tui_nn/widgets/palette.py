@@ -43,8 +43,8 @@ CLASS_CANDIDATES = ("primary", "accent", "warning", "error", "success", "seconda
 UNDECIDED_SHARE = 0.22
 """How far the undecided grey sits from the theme's background towards its foreground."""
 POINT_SHARE = 0.55
-"""How far a data point's colour sits from its class colour towards the foreground (so it
-stands out on its own region: lighter on dark themes, darker on light ones)."""
+"""How far a data point's colour sits from its class colour towards the foreground (or the
+background, on a pixel where that stands out more)."""
 FADED_SHARE = 0.3
 """How much of its class colour a cell keeps in the difference view where the runs agree."""
 ASCII_ACTIVATION_GLYPHS = " .:-=+*#%@"
@@ -147,7 +147,11 @@ class Palette:
     activation: tuple[RichColor, ...]
     """2 * LEVELS colours from most negative, through zero, to most positive activation."""
     points: tuple[RGB, ...]
-    """Per class, the colour data points are drawn in."""
+    """Per class, the colour data points are drawn in (the legend's): the class colour moved
+    towards the foreground."""
+    points_dark: tuple[RGB, ...]
+    """The same moved towards the background: drawn where it stands out more (a pale class
+    colour's point on its own pale region)."""
     mark: RGB
     """Experiment marks (probe points)."""
     ring: RGB
@@ -158,6 +162,9 @@ class Palette:
     """Arrows and lines drawn over the plane (adversarial pushes, recovered hinges)."""
     _pairs: dict[tuple[int, int], Style] = field(default_factory=dict, compare=False, repr=False)
     _activation_pairs: list[list[Style]] = field(default_factory=list, compare=False, repr=False)
+    _points: dict[tuple[str, int, int], Style] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @staticmethod
     def rgb(colour: RichColor) -> RGB:
@@ -193,12 +200,21 @@ class Palette:
 
     def point_style(self, kind: str, cls: int, background: int) -> Style:
         """A data point of this kind and class on a pixel of colour index ``background``."""
+        key = (kind, cls, background)
+        style = self._points.get(key)
+        if style is None:
+            style = self._points[key] = self._point_style(kind, cls, background)
+        return style
+
+    def _point_style(self, kind: str, cls: int, background: int) -> Style:
         if kind in ("head", "shaft"):
             rgb = self.trace
         elif kind in ("mark", "cross", "target"):
             rgb = self.mark
         else:
-            rgb = self.points[cls % CLASSES_SHOWN]
+            under = self.rgb(self.pixel[background])
+            options = (self.points[cls % CLASSES_SHOWN], self.points_dark[cls % CLASSES_SHOWN])
+            rgb = max(options, key=lambda option: _distance(option, under))
         return Style(color=RichColor.from_rgb(*rgb), bgcolor=self.pixel[background], bold=True)
 
     def item_style(self, item: LegendItem) -> Style:
@@ -301,6 +317,7 @@ def build_palette(
         pixel=tuple(RichColor.from_rgb(*rgb) for rgb in pixel),
         activation=tuple(RichColor.from_rgb(*rgb) for rgb in activation),
         points=tuple(_blend(c, foreground, POINT_SHARE) for c in classes),
+        points_dark=tuple(_blend(c, background, POINT_SHARE) for c in classes),
         mark=foreground,
         ring=foreground,
         disagree=disagree,
