@@ -67,8 +67,8 @@ def guarded_output() -> Iterator[None]:
     out, err = sys.stdout, sys.stderr
     for stream in (out, err):
         _escape_unencodable(stream)
-    sys.stdout = GuardedStream(out, "standard output")  # type: ignore[assignment]
-    sys.stderr = GuardedStream(err, "standard error")  # type: ignore[assignment]
+    sys.stdout = GuardedStream(out, "standard output")
+    sys.stderr = GuardedStream(err, "standard error")
     try:
         yield
     finally:

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 from textual import work
@@ -311,14 +311,14 @@ class MainScreen(LabScreen):
             self._set_view(MapView((0,)))
         view = self.query_one(ArchitectureView)
         selected = view.selected
-        sizes = [int(layer["n_out"]) for layer in self.session.architecture()]
+        sizes = [cast(int, layer["n_out"]) for layer in self.session.architecture()]
         if selected is not None and (
             selected[0] >= len(sizes) or selected[1] >= sizes[selected[0]]
         ):
             view.select(None)
             self.show_selection()
         elif selected is not None and selected[2] is not None:
-            n_in = int(self.session.architecture()[selected[0]]["n_in"])
+            n_in = cast(int, self.session.architecture()[selected[0]]["n_in"])
             if selected[2] >= n_in:
                 view.select(None)
                 self.show_selection()
@@ -347,7 +347,7 @@ class MainScreen(LabScreen):
         snapshot = session.snapshot(
             grid=self.boundary.grid_size(),
             extent=self.boundary.extent,
-            grid_runs={*self.boundary.grid_runs(), neurons},
+            grid_runs=sorted({*self.boundary.grid_runs(), neurons}),
         )
         self.snapshot = snapshot
         wide = self.has_class("-wide")

@@ -140,7 +140,7 @@ def _columns_block(
     label_width = max(3, *(len(n) + 1 for n in names))
     cell = 2 if glyphs else 1
     gap = 1 if label_width + layer.n_out * (cell + 1) <= width else 0
-    lines = []
+    lines: list[Text] = []
 
     def row(label: str, cells: Sequence[tuple[str, Style]], what: int | None) -> Text:
         text = Text(label.rjust(label_width - 1) + " ", styles.muted)
@@ -177,7 +177,7 @@ def _rows_block(
     first_line: int,
 ) -> list[Text]:
     """One neuron per row: its status, its incoming weights, then its bias."""
-    lines = []
+    lines: list[Text] = []
     cell = 2 if glyphs else 1
     for j in range(layer.n_out):
         line = first_line + len(lines)

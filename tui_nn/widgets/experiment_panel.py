@@ -10,6 +10,7 @@ notes give way first, so the picture and the numbers stay in view; PageUp and Pa
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 from rich.style import Style
@@ -139,7 +140,7 @@ class ExperimentPanel(Panel, VerticalScroll):
     }
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._names: tuple[str, ...] | None = None
         self.sections: dict[str, ExperimentSection] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from rich.color import Color as RichColor
@@ -194,9 +194,12 @@ class Palette:
         text = Color(r, g, b).get_contrast_text(1.0)
         return Style(color=RichColor.from_rgb(text.r, text.g, text.b), bold=True)
 
-    def class_style(self, cls: int, **attributes: bool) -> Style:
+    def class_style(
+        self, cls: int, *, bold: bool = False, dim: bool = False, reverse: bool = False
+    ) -> Style:
         """A class's colour as a text style."""
-        return Style(color=RichColor.from_rgb(*self.classes[cls % CLASSES_SHOWN]), **attributes)
+        colour = RichColor.from_rgb(*self.classes[cls % CLASSES_SHOWN])
+        return Style(color=colour, bold=bold or None, dim=dim or None, reverse=reverse or None)
 
     def point_style(self, kind: str, cls: int, background: int) -> Style:
         """A data point of this kind and class on a pixel of colour index ``background``."""
@@ -328,7 +331,7 @@ def build_palette(
 _palettes: dict[tuple[str, str], Palette] = {}
 
 
-def color_mode(app: App[object]) -> ColorMode:
+def color_mode(app: App[Any]) -> ColorMode:
     """What the app's terminal shows: Rich's detection for Textual's console, and NO_COLOR."""
     system = app.console.color_system
     if app.no_color or system is None:
@@ -336,7 +339,7 @@ def color_mode(app: App[object]) -> ColorMode:
     return {"truecolor": "truecolor", "256": "256"}.get(system, "16")  # type: ignore[return-value]
 
 
-def palette_for(app: App[object]) -> Palette:
+def palette_for(app: App[Any]) -> Palette:
     """The palette of the app's current theme and colour mode (built once per pair)."""
     mode = color_mode(app)
     key = (app.theme, mode)
