@@ -229,11 +229,15 @@ def test_an_empty_training_set_is_refused() -> None:
     assert "data.test_fraction: nothing left to train on" in error
 
 
-def test_measurement_is_bounded_like_training() -> None:
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("huge_measurement.toml", "experiments.ood"), ("huge_attack.toml", "experiments.extraction")],
+)
+def test_measurement_is_bounded_like_training(name: str, key: str) -> None:
     started = time.perf_counter()
-    (error,) = scenario_errors(HOSTILE / "huge_measurement.toml")
+    (error,) = scenario_errors(HOSTILE / name)
     assert time.perf_counter() - started < 5  # refused from the configuration, not measured
-    assert "experiments.ood.directions: measuring is too much work" in error
+    assert f"{key}: measuring is too much work" in error
 
 
 def test_the_grid_of_a_picture_is_bounded_by_the_model_size() -> None:
