@@ -11,6 +11,8 @@ from typing import ClassVar, Literal
 from textual import constants
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
+from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
 
 from engine.session import Session
@@ -21,6 +23,7 @@ from tui_nn.screens.help import HelpScreen
 from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.picker import PickerScreen
+from tui_nn.web_driver import ServedDriver
 from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
 ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
@@ -74,6 +77,12 @@ class TuiNN(App[int]):
         """Whether the trainer starts in ASCII mode."""
         self.fps = max(1.0, fps)
         """Most redraws per second."""
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if issubclass(driver, WebDriver):  # `tui-nn serve`: end with the server
+            return ServedDriver
+        return driver
 
     def on_mount(self) -> None:
         if self.user_keymap:

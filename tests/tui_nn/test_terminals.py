@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,28 @@ def test_an_unknown_theme_is_refused_with_a_suggestion() -> None:
         UnknownTheme, match="no theme 'textual-lite' \\(did you mean 'textual-light'"
     ):
         run_app(Session.from_file(MOONS), theme="textual-lite")
+
+
+def test_a_served_trainer_ends_when_its_server_goes() -> None:
+    """A killed `tui-nn serve` closes each trainer's stdin; the trainer must not live on."""
+    env = {
+        **os.environ,
+        "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver",
+        "COLUMNS": "100",
+        "ROWS": "30",
+    }
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "tui_nn", "moons"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert trainer.stdin is not None
+    trainer.stdin.close()
+    try:
+        assert trainer.wait(60) == 0
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
