@@ -45,6 +45,9 @@ UNDECIDED_SHARE = 0.22
 POINT_SHARE = 0.55
 """How far a data point's colour sits from its class colour towards the foreground (or the
 background, on a pixel where that stands out more)."""
+POINT_CONTRAST = 30.0
+"""Least CIELAB distance between a point and the pixel under it before the other tint is
+tried."""
 FADED_SHARE = 0.3
 """How much of its class colour a cell keeps in the difference view where the runs agree."""
 ASCII_ACTIVATION_GLYPHS = " .:-=+*#%@"
@@ -216,8 +219,10 @@ class Palette:
             rgb = self.mark
         else:
             under = self.rgb(self.pixel[background])
-            options = (self.points[cls % CLASSES_SHOWN], self.points_dark[cls % CLASSES_SHOWN])
-            rgb = max(options, key=lambda option: _distance(option, under))
+            rgb = self.points[cls % CLASSES_SHOWN]
+            if _distance(rgb, under) < POINT_CONTRAST:  # too close: the other tint, if better
+                other = self.points_dark[cls % CLASSES_SHOWN]
+                rgb = max((rgb, other), key=lambda option: _distance(option, under))
         return Style(color=RichColor.from_rgb(*rgb), bgcolor=self.pixel[background], bold=True)
 
     def item_style(self, item: LegendItem) -> Style:
