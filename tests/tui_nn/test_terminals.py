@@ -65,7 +65,7 @@ def test_256_colour_ramps_show_no_fringes(theme: str) -> None:
         _, class_hue = hue(palette.classes[side])
         for rgb in steps:
             chroma, step_hue = hue(rgb)
-            assert chroma < 12 or angle(step_hue, class_hue) < 40, (theme, side, rgb)
+            assert chroma < 8 or angle(step_hue, class_hue) < 15, (theme, side, rgb)
 
 
 async def test_the_map_follows_a_theme_change() -> None:

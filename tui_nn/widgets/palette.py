@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from rich.style import Style
@@ -79,20 +80,36 @@ _XTERM = [rgb for rgb in XTERM_256 if _shown_in_256(rgb) == rgb]
 _XTERM_LAB = np.array([_lab(rgb) for rgb in _XTERM])
 
 
+HUE_TOLERANCE = 15.0
+"""Degrees (CIELAB hue) a coloured step of a 256-colour ramp may differ from its end's hue."""
+GREY_CHROMA = 8.0
+"""CIELAB chroma below which a colour reads as grey (any hue)."""
+
+
+def _hue(lab: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
+
+
 def _along_path(colours: Sequence[RGB], start: RGB, end: RGB) -> list[RGB]:
-    """Each colour of a ramp from ``start`` to ``end`` as the nearest xterm colour that lies
-    on the ramp's path: a step sideways (another hue) costs three times a step along it."""
+    """Each colour of a ramp from ``start`` to ``end`` as the nearest xterm colour on the
+    ramp's path: a grey, or a colour of the end's own hue (no purple on the way to blue, no red
+    or olive on the way to orange); a step sideways costs three times a step along."""
     s = np.array(_lab(start))
-    axis = np.array(_lab(end)) - s
+    e = np.array(_lab(end))
+    axis = e - s
     unit = axis / (np.linalg.norm(axis) or 1.0)
     rel = _XTERM_LAB - s
     along = rel @ unit
     sideways = np.sqrt(np.maximum(0.0, (rel * rel).sum(axis=1) - along * along))
+    chroma = np.hypot(_XTERM_LAB[:, 1], _XTERM_LAB[:, 2])
+    turn = np.abs((_hue(_XTERM_LAB) - _hue(e) + 180.0) % 360.0 - 180.0)
+    allowed = (chroma < GREY_CHROMA) | (turn < HUE_TOLERANCE)
+    cost_sideways = np.where(allowed, 3.0 * sideways, np.inf)
     chosen: list[RGB] = []
     last = -math.inf
     for rgb in colours:
         target = float((np.array(_lab(rgb)) - s) @ unit)
-        best = int(np.argmin(np.abs(along - target) + 3.0 * sideways))
+        best = int(np.argmin(np.abs(along - target) + cost_sideways))
         if along[best] < last and chosen:  # never step back towards the start
             chosen.append(chosen[-1])
             continue
