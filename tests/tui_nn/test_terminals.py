@@ -182,3 +182,11 @@ def test_a_served_trainer_ends_when_its_server_goes() -> None:
         if trainer.poll() is None:
             trainer.kill()
             trainer.wait()
+
+
+async def test_textual_run_can_build_the_app_without_arguments() -> None:
+    """`textual run tui_nn.app:TuiNN` constructs the App with no arguments."""
+    app = TuiNN()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape")
+        assert app.trainer.session.scenario.name == "moons"
