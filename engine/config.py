@@ -7,10 +7,20 @@ below stop a hostile file from exhausting the machine.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pathlib import PureWindowsPath
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from engine.text import describe_character, first_unsafe
 
 MAX_WIDTH = 256
 """Most neurons in one layer."""
@@ -22,12 +32,38 @@ MAX_EPOCHS = 1_000_000
 """Most epochs one run may train."""
 MAX_SEED = 2**32 - 1
 """Largest seed (the legacy RandomState accepts 32-bit seeds only)."""
+MAX_DATA_PATH = 1000
+"""Longest `data.path`."""
 MAX_CLASSES = 16
 """Most classes in the data (a softmax output has one unit per class)."""
 MAX_EPOCH_WORK = 200_000_000
 """Most training points x parameters: bounds the time and memory of one epoch."""
 MAX_TOTAL_WORK = 2_000_000_000_000
 """Most epochs x training points x parameters x runs one headless run may do."""
+MAX_MEASURE_WORK = 2_000_000_000
+"""Most points x parameters one measurement of every metric may evaluate (a second or so)."""
+MAX_BATCH_VALUES = 20_000_000
+"""Most points x neurons one forward pass may hold (bounds the memory a measurement takes)."""
+MAX_GRID_WORK = 50_000_000
+"""Most grid points x parameters x runs one picture of the plane evaluates; a larger picture
+is drawn from a coarser grid (see ``fit_grid``)."""
+
+
+def fit_grid(grid: tuple[int, int], params: int, runs: int = 1) -> tuple[int, int]:
+    """``grid`` (width, height), shrunk with its aspect kept until it fits MAX_GRID_WORK.
+
+    Args:
+        grid: The grid wanted (at least 1 x 1).
+        params: Parameters of the network evaluated over it.
+        runs: How many networks are evaluated over it.
+    """
+    width, height = max(1, grid[0]), max(1, grid[1])
+    budget = MAX_GRID_WORK // max(1, params * runs)
+    if width * height <= budget:
+        return width, height
+    scale = (budget / (width * height)) ** 0.5
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
 
 Dtype = Literal["float64", "float32", "float16"]
 HiddenActivation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
@@ -37,10 +73,66 @@ LossName = Literal[
 ]
 
 
-class Section(BaseModel):
-    """Base of every configuration section: immutable, and unknown keys are errors."""
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    return value
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+LOADER_FIELDS = ("base_dir", "source")
+"""Fields the loader sets (from the file's path), not the file: not checked as file text."""
+
+
+class Section(BaseModel):
+    """Base of every configuration section: immutable, strict, and unknown keys are errors.
+
+    Strict: an integer key takes only an integer (not ``10.0`` or ``'10'``), a boolean only
+    ``true``/``false`` (not ``1``), a string only a string; a float key takes an integer.
+    Arrays (lists) are taken as the tuples the fields hold. Every string must be plain
+    printable text: a control or format character (an escape sequence) is refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arrays_as_tuples(cls, data: Any) -> Any:
+        """Lists (TOML arrays, or values built in Python) as the tuples the fields hold."""
+        if isinstance(data, dict):
+            return {key: _tuples(value) for key, value in data.items()}
+        return data
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in LOADER_FIELDS:
+            return value
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, str) and (bad := first_unsafe(item)) is not None:
+                position, ch = bad
+                raise ValueError(
+                    f"control character {describe_character(ch)} at position {position} "
+                    "(expected printable text)"
+                )
+        return value
+
+
+def data_path_problem(path: str) -> str | None:
+    """Why ``path`` may not name a scenario's data file, or None.
+
+    The policy: a scenario reads data only from its own folder or below it, so a file from
+    elsewhere cannot make tui-nn read (and report on) any file of the machine. The path is
+    relative, uses '/' between parts, and has no '..' part; the file it names, symlinks
+    followed, must lie inside the folder too (checked when the data is read).
+    """
+    parts = path.split("/")
+    if path.startswith(("/", "~")) or PureWindowsPath(path).drive or "\\" in path:
+        return f"must be relative to the scenario's folder (got {path!r})"
+    if ".." in parts:
+        return f"may not leave the scenario's folder with '..' (got {path!r})"
+    if not path.strip() or path.endswith("/"):
+        return f"must name a file (got {path!r})"
+    return None
 
 
 class DataConfig(Section):
@@ -58,7 +150,9 @@ class DataConfig(Section):
     )
     std: float = Field(0.5, gt=0, le=10, description="blobs: standard deviation of each blob.")
     path: str | None = Field(
-        None, description="csv: file of x1,x2,label rows, relative to the scenario file."
+        None,
+        max_length=MAX_DATA_PATH,
+        description="csv: file of x1,x2,label rows in the scenario's folder or below it.",
     )
     test_fraction: float = Field(0.2, ge=0, lt=1, description="Share of points held out.")
     split: Literal["random", "ordered"] = Field(
@@ -74,6 +168,8 @@ class DataConfig(Section):
             raise ValueError("kind 'csv' needs `path` (a CSV file of x1,x2,label)")
         if self.kind != "csv" and self.path is not None:
             raise ValueError(f"`path` is only read when kind is 'csv' (kind is {self.kind!r})")
+        if self.path is not None and (problem := data_path_problem(self.path)):
+            raise ValueError(f"data.path: {problem}")
         return self
 
 

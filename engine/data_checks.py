@@ -13,12 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from engine.attacks import backdoor
-from engine.config import MAX_CLASSES, MAX_EPOCH_WORK, MAX_TOTAL_WORK
+from engine.config import (
+    MAX_BATCH_VALUES,
+    MAX_CLASSES,
+    MAX_EPOCH_WORK,
+    MAX_MEASURE_WORK,
+    MAX_TOTAL_WORK,
+)
 from engine.datasets import DataError
 from engine.network import output_units
 from engine.run import Data, build_data
 from engine.scenario import Scenario, ScenarioError
 from engine.twins import DIFFERENCE, models_trained, run_keys
+
+COMPARISON_POINTS = 64 * 64
+"""At most how many points the session compares a twin with the baseline on (its grid)."""
 
 
 def load_data(scenario: Scenario) -> Data:
@@ -71,13 +80,102 @@ def check_against_data(scenario: Scenario, data: Data) -> list[str]:
             f"data.samples x model size: one epoch is too much work (got {n} training points x "
             f"{params} parameters, expected a product of at most {MAX_EPOCH_WORK:,})"
         )
-    elif sc.training.epochs * n * params * runs > MAX_TOTAL_WORK:
+    elif sc.training.epochs * n * params * _passes_per_epoch(sc, runs) > MAX_TOTAL_WORK:
         problems.append(
             f"training.epochs: too much work in all (got {sc.training.epochs} epochs x {n} "
-            f"points x {params} parameters x {runs} runs, expected a product of at most "
+            f"points x {params} parameters x {_passes_per_epoch(sc, runs)} passes per epoch "
+            f"(the runs, and any attack inside training), expected a product of at most "
             f"{MAX_TOTAL_WORK:,})"
         )
+    points = len(data.y_train) + len(data.y_test)
+    problems += _measurement_problems(sc, points, len(data.y_test), widths, runs)
     return problems
+
+
+PASS = 3
+"""A forward and backward pass of one point costs about three forward passes (attacks)."""
+PASS_OVERHEAD = 10_000
+"""The least one pass of an attack's loop costs, in points x parameters: the NumPy calls of a
+step on a handful of points cost the same as a step on thousands."""
+
+
+def measurement_work(
+    sc: Scenario, points: int, n_test: int, widths: list[int], runs: int
+) -> tuple[int, int]:
+    """(points x parameters evaluated in all, most points in one pass) by one measurement of
+    every metric and view.
+
+    Counted generously: every run's data, the twins' comparison grids, the display grid twice
+    per run, the OOD directions at every radius (for every member of an ensemble), the data
+    again for the side channel; the
+    attacks' own loops: every PGD step of every point of the robustness curve (both runs), every
+    epoch of every extraction surrogate on its queries, every step of every restart of the
+    leakage reconstruction at every noise level.
+    """
+    params = _params(widths)
+    ex = sc.experiments
+    grid = sc.display.grid**2
+    total = runs * points + (runs - 1) * COMPARISON_POINTS + 2 * runs * grid
+    batch = max(points, grid, COMPARISON_POINTS)
+    if ex.ood is not None:
+        total += ex.ood.directions * len(ex.ood.radii)
+        batch = max(batch, ex.ood.directions)
+    if ex.side_channel is not None:
+        total += points
+    if (en := ex.ensemble) is not None:  # every member, and the single network, each direction
+        total += (en.members + 1) * en.directions * len(en.radii)
+        batch = max(batch, en.directions)
+    work = total * params
+    if (ev := ex.evasion) is not None:
+        steps = 1 if ev.attack == "fgsm" else ev.iterations
+        work += (1 + ev.defence) * ev.curve_points * steps * _passes(n_test * params)
+    if (xt := ex.extraction) is not None:
+        surrogate = _params([widths[0], *xt.hidden, widths[-1]])
+        work += sum(q * params + xt.epochs * _passes(q * surrogate) for q in xt.queries)
+        batch = max(batch, max(xt.queries))
+    if (lk := ex.leakage) is not None:
+        work += len(lk.sigmas) * lk.restarts * lk.iterations * _passes(lk.batch * params)
+    return work, batch
+
+
+def _passes_per_epoch(sc: Scenario, runs: int) -> int:
+    """Passes over the training points per epoch: one per run, plus an adversarially trained
+    twin's PGD steps (a forward and backward pass each)."""
+    ev = sc.experiments.evasion
+    extra = ev.train_iterations * PASS if ev is not None and ev.defence else 0
+    return runs + extra
+
+
+def _passes(work: int) -> int:
+    """One forward and backward pass of ``work`` points x parameters, at least the overhead."""
+    return PASS * max(work, PASS_OVERHEAD)
+
+
+def _params(widths: list[int]) -> int:
+    return sum((i + 1) * o for i, o in itertools.pairwise(widths))
+
+
+def _measurement_problems(
+    sc: Scenario, points: int, n_test: int, widths: list[int], runs: int
+) -> list[str]:
+    """The work limits of measuring: the time of one measurement and the memory of one pass."""
+    work, batch = measurement_work(sc, points, n_test, widths, runs)
+    ex = sc.experiments
+    kinds = ("evasion", "extraction", "leakage", "ood", "ensemble")
+    heavy = [key for key in kinds if getattr(ex, key) is not None]
+    key = f"experiments.{heavy[0]}" if heavy else "display.grid"
+    if work > MAX_MEASURE_WORK:
+        return [
+            f"{key}: measuring is too much work (got {work:,} points x parameters evaluated, "
+            f"expected at most {MAX_MEASURE_WORK:,}; use fewer directions, queries, iterations "
+            "or epochs, a smaller grid or a smaller model)"
+        ]
+    if batch * sum(widths) > MAX_BATCH_VALUES:
+        return [
+            f"{key}: one measuring pass takes too much memory (got {batch:,} points x "
+            f"{sum(widths):,} neurons, expected a product of at most {MAX_BATCH_VALUES:,})"
+        ]
+    return []
 
 
 def _butterfly_problems(sc: Scenario, widths: list[int]) -> list[str]:

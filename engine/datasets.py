@@ -11,11 +11,12 @@ import csv
 import math
 import os
 import re
-import stat
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+
+from engine.files import FileRefused, read_limited
 
 Points = npt.NDArray[np.float64]
 Labels = npt.NDArray[np.int64]
@@ -311,23 +312,9 @@ def _error(name: str, line: int | None, reason: str) -> DataError:
 
 def _read_text(name: str) -> str:
     try:
-        info = os.stat(name)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise _error(name, None, f"is {kind}, expected a CSV file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise _error(name, None, f"file is {info.st_size / 2**20:.1f} MB, over the 20 MB limit")
-        with open(name, "rb") as handle:
-            # Read one byte past the limit in case the file grew after the size check.
-            data: bytes = handle.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise _error(name, None, "file not found, expected a CSV file") from None
-    except OSError as err:
-        raise _error(
-            name, None, f"cannot read file ({err.strerror or type(err).__name__})"
-        ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _error(name, None, "file is over the 20 MB limit")
+        data = read_limited(name, MAX_FILE_BYTES)
+    except FileRefused as err:
+        raise _error(name, None, err.reason) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -337,40 +324,48 @@ def _read_text(name: str) -> str:
         ) from None
 
 
-def _shown(field: str) -> str:
-    return repr(field if len(field) <= 40 else field[:40] + "...")
-
-
-def _to_float(field: str) -> float:
+def _to_float(field: str) -> float | None:
     try:
         return float(field.strip())
     except ValueError:
-        return math.nan
+        return None
+
+
+def _found(field: str) -> str:
+    """What a field that failed to parse holds, in words: never the field's own text.
+
+    A data file may be anything on the disk; its contents are not repeated in messages (they
+    end up in terminals and logs). A number is shown as the number it parses to.
+    """
+    if not field.strip():
+        return "an empty field"
+    value = _to_float(field)
+    return "text, not a number" if value is None else f"{value:g}"
 
 
 def _parse_coordinate(name: str, line: int, column: int, field: str) -> float:
     value = _to_float(field)
-    if not math.isfinite(value):
+    if value is None or not math.isfinite(value):
         raise _error(
             name,
             line,
-            f"column {CSV_HEADER[column]}: expected a finite number (got {_shown(field)})",
+            f"column {CSV_HEADER[column]}: expected a finite number (got {_found(field)})",
         )
     return value
 
 
 def _parse_label(name: str, line: int, field: str, max_rows: int) -> int:
     value = _to_float(field)
-    if not (math.isfinite(value) and value.is_integer() and value >= 0):
+    if value is None or not (math.isfinite(value) and value.is_integer() and value >= 0):
         raise _error(
-            name, line, f"column label: expected a non-negative integer (got {_shown(field)})"
+            name, line, f"column label: expected a non-negative integer (got {_found(field)})"
         )
     label = int(value)
     # Classes 0..label must all be present, so a label this large can never be valid; refusing
     # it here also keeps absurd values like 1e300 out of the int64 array.
     if label >= max_rows:
         raise _error(
-            name, line, f"column label: expected a class below {max_rows} (got {_shown(field)})"
+            name, line, f"column label: expected a class below {max_rows} (got {_found(field)})"
         )
     return label
 

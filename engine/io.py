@@ -8,18 +8,17 @@ what the caller's architecture expects, with a one-line :class:`WeightFileError`
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import secrets
-import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import safetensors.numpy
+
+from engine.files import FileRefused, TooDeep, check_nesting, read_limited, write_atomic
 
 Array = npt.NDArray[Any]
 LayerParams = tuple[Array, Array | None]
@@ -104,14 +103,7 @@ def sha256_file(path: PathLike) -> str:
     Raises:
         WeightFileError: If the file cannot be read.
     """
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise WeightFileError(path, f"cannot read ({exc.strerror or exc})") from None
-    return digest.hexdigest()
+    return hashlib.sha256(read_weight_file(path)).hexdigest()
 
 
 def save_weights(
@@ -175,42 +167,11 @@ def save_weights(
 
     try:
         write_atomic(path, data)
+    except FileRefused as exc:
+        raise WeightFileError(path, f"cannot write weight file: {exc.reason}") from None
     except OSError as exc:
         raise WeightFileError(path, f"cannot write weight file ({exc.strerror or exc})") from None
     return hashlib.sha256(data).hexdigest()
-
-
-def write_atomic(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
-
-    The bytes go to a temporary file in the same folder, are flushed to disk, and are renamed
-    over the target; the folder is synced so the rename itself survives a crash. The new file
-    gets the permissions a plainly created file would (the process's umask applies).
-
-    Raises:
-        OSError: If the folder is missing or not writable; the temporary file is removed.
-    """
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    tmp_name = os.path.join(directory, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, as for open().
-    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    with contextlib.suppress(OSError):  # not every platform can open a folder to sync it
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def read_weight_file(path: PathLike) -> bytes:
@@ -219,20 +180,10 @@ def read_weight_file(path: PathLike) -> bytes:
     Raises:
         WeightFileError: If the file is missing, not a regular file or too large.
     """
-    limit = MAX_WEIGHT_FILE_BYTES
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise WeightFileError(path, "not a regular file")
-        if st.st_size > limit:
-            raise WeightFileError(path, f"file is {st.st_size} bytes, over the {limit}-byte limit")
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as exc:
-        raise WeightFileError(path, f"cannot read ({exc.strerror or exc})") from None
-    if len(data) > limit:
-        raise WeightFileError(path, f"file grew past the {limit}-byte limit while reading")
-    return data
+        return read_limited(path, MAX_WEIGHT_FILE_BYTES)
+    except FileRefused as exc:
+        raise WeightFileError(path, exc.reason) from None
 
 
 def load_weights(
@@ -268,7 +219,9 @@ def load_weights(
     try:
         loaded = safetensors.numpy.load(data)
         # safetensors has validated the header; json only extracts its metadata.
-        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+        header_text = data[8 : 8 + int.from_bytes(data[:8], "little")].decode()
+        check_nesting(header_text, syntax="json")
+        header = json.loads(header_text)
     except Exception as exc:
         magic = (f"looks like a {kind}" for head, kind in _FOREIGN_MAGIC if data.startswith(head))
         reason = next(magic, exc)
@@ -282,7 +235,10 @@ def load_weights(
         want = FORMAT_VERSION
         raise WeightFileError(path, f"unsupported version {meta.get('version')!r} (want {want!r})")
     try:
+        check_nesting(meta.get("architecture", ""), syntax="json")
         file_arch = json.loads(meta.get("architecture", ""))
+    except TooDeep as exc:
+        raise WeightFileError(path, f"metadata architecture: {exc}") from None
     except ValueError:
         raise WeightFileError(path, "metadata architecture is not valid JSON") from None
     if not isinstance(file_arch, list) or not all(isinstance(x, dict) for x in file_arch):

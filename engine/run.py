@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import datasets
-from engine.config import DataConfig, ModelConfig, TrainConfig
+from engine.config import DataConfig, ModelConfig, TrainConfig, data_path_problem
 from engine.dp import DPSGD, epsilon
 from engine.metrics import accuracy
 from engine.network import Network, build_network
@@ -35,6 +35,27 @@ class Data:
     @property
     def n_classes(self) -> int:
         return int(max(self.y_train.max(initial=0), self.y_test.max(initial=0))) + 1
+
+
+def data_file(path: str, base_dir: Path) -> Path:
+    """The file ``data.path`` names, refused if it lies outside the scenario's folder.
+
+    Raises:
+        datasets.DataError: If the path (symlinks followed) leaves ``base_dir``.
+    """
+    if problem := data_path_problem(path):
+        raise datasets.DataError(problem)
+    target = base_dir / path
+    try:
+        inside = target.resolve().is_relative_to(base_dir.resolve())
+    except (OSError, RuntimeError):  # a symlink loop, a name too long
+        inside = True  # reading it reports the actual problem
+    if not inside:
+        raise datasets.DataError(
+            f"{target}: is a link to a file outside the scenario's folder (expected a file in "
+            "that folder or below it)"
+        )
+    return target
 
 
 def build_data(config: DataConfig, base_dir: Path | None = None) -> Data:
@@ -66,10 +87,7 @@ def build_data(config: DataConfig, base_dir: Path | None = None) -> Data:
             x, y = datasets.make_blobs(config.samples, config.centers, config.std, rng)
         case "csv":
             assert config.path is not None
-            path = Path(config.path)
-            if base_dir is not None and not path.is_absolute():
-                path = base_dir / path
-            x, y = datasets.load_csv(path)
+            x, y = datasets.load_csv(data_file(config.path, base_dir or Path(".")))
     if config.kind == "xor" or config.test_fraction == 0:
         # The four truth-table points are the whole problem: nothing is held out.
         return Data(x, y, np.zeros((0, 2)), np.zeros(0, dtype=np.int64))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,9 +28,13 @@ from engine.config import (
     Section,
     TrainConfig,
 )
+from engine.files import BadToml, FileRefused, TooDeep, parse_toml, read_limited
+from engine.text import neutralise
 
 MAX_SCENARIO_BYTES = 256 * 1024
 """Largest scenario file read."""
+MAX_NAME = 60
+"""Longest scenario name."""
 MAX_PROBES = 32
 MAX_EXPECTATIONS = 64
 MAX_MOMENTS = 32
@@ -351,7 +354,9 @@ class Expectation(Section):
 class Scenario(Section):
     """A whole scenario file."""
 
-    name: str = Field("", max_length=60, description="Defaults to the file name.")
+    name: str = Field(
+        "", max_length=MAX_NAME, description="Defaults to the file name (cut to 60 characters)."
+    )
     title: str = Field("", max_length=120, description="One-line title.")
     description: str = Field("", max_length=4000, description="What a presenter reads out.")
     data: DataConfig = Field(default_factory=DataConfig)
@@ -499,6 +504,12 @@ def format_error(err: Any) -> list[str]:
     return [f"{where}: {problem} (got {got}, expected {expected})"]
 
 
+def default_name(source: str) -> str:
+    """The name of a scenario that sets none: its file name's stem, made a valid name."""
+    stem = neutralise(Path(source).stem, newlines=False).lstrip(".")
+    return stem[:MAX_NAME] or "scenario"
+
+
 def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scenario:
     """Validate TOML text as a scenario.
 
@@ -514,23 +525,14 @@ def parse_scenario(text: str, source: str, base_dir: Path | None = None) -> Scen
         ScenarioError: With every problem found, one line each.
     """
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc).replace(
-            "(at end of document)", f"(at line {text.count(chr(10)) + 1}, column 1)"
-        )
-        m = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        if m:
-            message = message[: m.start()].strip()
-            raise ScenarioError(
-                [f"{source}: line {m[1]}, column {m[2]}: invalid TOML: {message}"]
-            ) from None
-        raise ScenarioError([f"{source}: invalid TOML: {message}"]) from None
+        raw = parse_toml(text)
+    except (TooDeep, BadToml) as exc:
+        raise ScenarioError([f"{source}: {exc}"]) from None
     return validate_scenario(raw, source, base_dir)
 
 
 def validate_scenario(raw: dict[str, Any], source: str, base_dir: Path | None = None) -> Scenario:
-    """Validate a scenario's tables, as ``tomllib`` reads them, into a frozen scenario.
+    """Validate a scenario's tables, as ``parse_toml`` reads them, into a frozen scenario.
 
     Args:
         raw: The file's top-level table (not changed).
@@ -541,7 +543,7 @@ def validate_scenario(raw: dict[str, Any], source: str, base_dir: Path | None = 
         ScenarioError: With every problem found, one line each.
     """
     raw = {**raw, "base_dir": str(base_dir or ""), "source": source}
-    raw.setdefault("name", Path(source).stem)
+    raw.setdefault("name", default_name(source))
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
@@ -550,21 +552,19 @@ def validate_scenario(raw: dict[str, Any], source: str, base_dir: Path | None = 
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (see ``parse_scenario``)."""
+    """Read and validate a scenario file (see ``parse_scenario``).
+
+    Only a regular file of at most ``MAX_SCENARIO_BYTES`` is read (never a FIFO or a device).
+    """
     path = Path(path)
+    return parse_scenario(read_scenario_text(path), str(path), path.parent)
+
+
+def read_scenario_text(path: Path) -> str:
+    """A scenario file's text, read as ``load_scenario`` reads it (raises ScenarioError)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_SCENARIO_BYTES:
-            raise ScenarioError(
-                [f"{path}: file too large ({size} bytes, expected at most {MAX_SCENARIO_BYTES})"]
-            )
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise ScenarioError([f"{path}: is a directory, expected a .toml file"]) from None
+        return read_limited(path, MAX_SCENARIO_BYTES).decode("utf-8")
+    except FileRefused as exc:
+        raise ScenarioError([f"{path}: {exc.reason}"]) from None
     except UnicodeDecodeError as exc:
         raise ScenarioError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read ({exc.strerror})"]) from None
-    return parse_scenario(text, str(path), path.parent)

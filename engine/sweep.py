@@ -16,12 +16,12 @@ import itertools
 import math
 import re
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.files import BadToml, TooDeep, parse_toml
 from engine.scenario import ScenarioError, validate_scenario
 
 MAX_CELLS = 10_000
@@ -77,8 +77,8 @@ def parse_value(text: str) -> Value:
     """A value as TOML reads it (``0.5``, ``true``, ``[8, 8]``, ``"adam"``), or a bare word
     as a string (``adam``)."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        return parse_toml(f"v = {text}")["v"]
+    except (BadToml, TooDeep):
         return text
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.config import fit_grid
 from engine.experiments import measure
 from engine.metrics import Extent, evaluate_grid, gradient_norms
 from engine.run import Array
@@ -43,6 +44,8 @@ def take_snapshot(
     with session.lock, np.errstate(all="ignore"):
         area = extent or session.extent
         wanted = set(range(len(session.slots)) if grid_runs is None else grid_runs)
+        if grid is not None:  # a large picture of a large model: a coarser grid
+            grid = fit_grid(grid, session.baseline.network.flat_params.size, len(wanted))
         runs = tuple(
             run_view(session, slot, grid if i in wanted else None, area, history_points)
             for i, slot in enumerate(session.slots)

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
-from typing import Literal
+from pathlib import Path
+from typing import ClassVar, Literal
 
 from textual import constants
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.driver import Driver
+from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
 
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, resolve
+from tui_nn.keymap import default_keymap_path, load_keymap
+from tui_nn.screens.dialogs import ErrorDialog, GoToDialog, SaveDialog
+from tui_nn.screens.help import HelpScreen
+from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
-from tui_nn.widgets.palette import ColorMode, detect_color_mode, uses_glyphs
+from tui_nn.screens.picker import PickerScreen
+from tui_nn.web_driver import ServedDriver
+from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
 ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
 
 RICH_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
 """Our colour modes as Rich names them."""
+
+
 BLAS_THREADS = 1
 """BLAS threads while the trainer runs. Training and drawing already take a core each, and at
 these sizes a second BLAS thread gains nothing: it spins (spiral at top speed: 1.9 cores busy
@@ -30,34 +43,57 @@ class TuiNN(App[int]):
     """tui-nn: watch a tiny neural network learn, epoch by epoch.
 
     Args:
-        session: The session to show (already loaded and validated).
-        glyphs: Start in ASCII mode (no colour shading).
+        session: The session to show (already loaded and validated); the default scenario
+            when not given, so `textual run tui_nn.app:TuiNN` works.
+        glyphs: Start in ASCII mode (no colour shading); by default when the terminal shows
+            16 colours or none (Rich's detection, as Textual draws with it).
         fps: Most redraws per second.
+        story: Show the scenario's story card when it opens.
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "tui-nn"
     ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Textual asks "do you want to quit?" on Ctrl+C; here it quits, as in other programs.
+        # A text field's own Ctrl+C (copy) still comes first while it has the focus.
+        Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit_ctrl_c", tooltip="Quit"),
+    ]
 
     def __init__(
         self,
         session: Session | None = None,
         *,
-        glyphs: bool = False,
+        glyphs: bool | None = None,
         fps: float = 15,
         story: bool = True,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.user_keymap = dict(keymap or {})
+        """Binding id -> keys from the user's keymap file (see ``tui_nn.keymap``)."""
         if session is None:  # `textual run tui_nn.app:TuiNN` and friends: the default scenario
             session = Session.from_file(resolve(DEFAULT_SCENARIO))
         self.session = session
         """The session the app opened with."""
         self.story = story
         """Show each scenario's story card when it opens."""
-        self.glyphs = glyphs
+        self.color_mode: ColorMode = color_mode(self)
+        """What the terminal shows: 'truecolor', '256', '16' or 'none'."""
+        self.glyphs = uses_glyphs(self.color_mode) if glyphs is None else glyphs
         """Whether the trainer starts in ASCII mode."""
         self.fps = max(1.0, fps)
         """Most redraws per second."""
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        if issubclass(driver, WebDriver):  # `tui-nn serve`: end with the server
+            return ServedDriver
+        return driver
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
 
     def get_default_screen(self) -> Screen[None]:
         return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps, story=self.story)
@@ -87,18 +123,14 @@ class TuiNN(App[int]):
         self.exit(0)
 
 
-def choose_color_mode(option: ColorOption, env: dict[str, str] | None = None) -> ColorMode:
-    """The colour mode to use: the option, or what the environment says for 'auto'."""
-    return detect_color_mode(env) if option == "auto" else option
-
-
 def set_color_system(mode: ColorMode) -> None:
-    """Make Textual draw with this colour system.
+    """Make Textual draw with this colour system (the command line's ``--color``).
 
     Textual builds its Rich console from ``textual.constants.COLOR_SYSTEM`` (read from the
     TEXTUAL_COLOR_SYSTEM variable when Textual is imported, 'auto' by default: Rich's guess from
     COLORTERM and TERM) and greys everything when NO_COLOR is set as the App is created. The
-    command line's choice is applied the same way, before the App exists.
+    choice is applied the same way, before the App exists; the App then reads it back from its
+    console (``color_mode``), so drawing and the ASCII-mode decision agree.
     """
     if mode == "none":
         os.environ["NO_COLOR"] = "1"
@@ -114,8 +146,29 @@ def limit_blas_threads(threads: int = BLAS_THREADS) -> AbstractContextManager[ob
     return threadpool_limits(limits=threads, user_api="blas")
 
 
+class UnknownTheme(ValueError):
+    """A --theme that Textual does not have; the message is one line with a suggestion."""
+
+
+def binding_ids() -> set[str]:
+    """Every binding id a keymap may remap: the trainer's, its dialogs' and the app's."""
+    screens = (TuiNN, MainScreen, HelpScreen, PickerScreen, ErrorDialog, SaveDialog, GoToDialog)
+    return {
+        binding.id
+        for screen in (*screens, LossChartScreen)
+        for binding in screen.BINDINGS
+        if isinstance(binding, Binding) and binding.id
+    }
+
+
 def run_app(
-    session: Session, *, color: ColorOption = "auto", mouse: bool = True, fps: float = 15
+    session: Session,
+    *,
+    color: ColorOption = "auto",
+    mouse: bool = True,
+    fps: float = 15,
+    keymap: Path | None = None,
+    theme: str | None = None,
 ) -> int:
     """Run the trainer on a session until the user quits.
 
@@ -125,14 +178,27 @@ def run_app(
             16 colours and none draw the plane with glyphs (ASCII mode).
         mouse: Whether the app takes the mouse (off: the terminal keeps text selection).
         fps: Most redraws per second.
+        keymap: A keymap file; by default the one in the user's configuration folder, if any.
+        theme: A Textual theme to start with (the map's colours follow it).
 
     Returns:
         The exit status.
+
+    Raises:
+        KeymapError: If the keymap file cannot be used (before anything is drawn).
+        UnknownTheme: If there is no such theme.
     """
-    mode = choose_color_mode(color)
+    mapping = load_keymap(keymap or default_keymap_path(), binding_ids(), required=bool(keymap))
     if color != "auto":
-        set_color_system(mode)
-    app = TuiNN(session, glyphs=uses_glyphs(mode), fps=fps)
+        set_color_system(color)
+    app = TuiNN(session, fps=fps, keymap=mapping)
+    if theme is not None:
+        names = sorted(app.available_themes)
+        if theme not in names:
+            close = difflib.get_close_matches(theme, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(names)}"
+            raise UnknownTheme(f"--theme: no theme {theme!r} ({hint})")
+        app.theme = theme
     with limit_blas_threads():
         app.run(mouse=mouse)
     return app.return_code or 0

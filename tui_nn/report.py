@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.experiments.expectations import Outcome
-from engine.io import write_atomic
+from engine.files import write_atomic
 from engine.snapshot import RunView, Snapshot
 from engine.twins import DIFFERENCE
 from tui_nn.plane import (

@@ -14,6 +14,7 @@ from rich.style import Style
 from rich.text import Text
 
 from engine.experiments.view import ExperimentView, Figure, Table
+from engine.text import neutralise
 
 DEFAULT_CLASS_STYLES = (
     Style(color="rgb(52,120,220)"),
@@ -25,12 +26,18 @@ DEFAULT_CLASS_STYLES = (
 
 
 def clean(text: str) -> str:
-    """Text from a file made safe to print: control characters shown as '?'.
+    """Text from a file made safe to print: control characters shown as '?' (see
+    ``engine.text.neutralise``, the one rule for the headless output and the app).
 
     Titles, descriptions and captions come from scenario files; an escape sequence in one
     must never reach the terminal as an instruction.
     """
-    return "".join(ch if ch == "\n" or ch.isprintable() else "?" for ch in text)
+    return neutralise(text)
+
+
+def plain(text: str) -> Text:
+    """Text from a file as a Rich ``Text``: neutralised, one line, never parsed as markup."""
+    return Text(neutralise(text, newlines=False))
 
 
 def figure_lines(

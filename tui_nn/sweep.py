@@ -14,7 +14,6 @@ import math
 import os
 import sys
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from engine.io import write_atomic
-from engine.scenario import Scenario
+from engine.files import FileRefused, parse_toml, write_atomic
+from engine.scenario import Scenario, read_scenario_text
 from engine.sweep import (
     Cell,
     CellResult,
@@ -37,8 +36,14 @@ from engine.sweep import (
     show,
     sweep,
 )
-from tui_nn.catalog import resolve
-from tui_nn.cli import EXIT_FAILED, EXIT_OK, CliError, add_scenario_argument, load
+from tui_nn.commands import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    add_scenario_argument,
+    check_target,
+    load,
+)
 from tui_nn.report import json_safe
 
 PLOT_SIZE = (72, 16)
@@ -260,6 +265,8 @@ def _write(
     for path, text in zip(paths, texts, strict=True):
         try:
             write_atomic(path, (text.rstrip("\n") + "\n").encode())
+        except FileRefused as exc:
+            raise CliError([f"{path}: cannot write ({exc.reason})"]) from None
         except OSError as exc:
             raise CliError([f"{path}: cannot write ({exc.strerror or exc})"]) from None
     return paths
@@ -273,9 +280,9 @@ def main(argv: list[str]) -> int:
     settings = _settings(args.settings)
     path, scenario = load(args.scenario)
     prefix = Path(args.out or f"sweep-{scenario.name}")
-    if not prefix.resolve().parent.is_dir():
-        raise CliError([f"{prefix}: cannot write results (no such folder {prefix.parent})"])
-    raw = tomllib.loads(resolve(args.scenario).read_text(encoding="utf-8"))
+    for suffix in (".csv", ".json"):
+        check_target("results", prefix.with_name(prefix.name + suffix))
+    raw = parse_toml(read_scenario_text(path))  # validated just now: it reads
     if args.plot and "@" in args.plot:
         key = args.plot.partition("@")[2]
         if key not in [s.key for s in settings]:

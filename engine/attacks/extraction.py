@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.config import ModelConfig, TrainConfig
+from engine.config import LossName, ModelConfig, OutputActivation, TrainConfig
 from engine.metrics import Extent, grid_points, plane_inputs, predicted_classes
 from engine.network import Network, build_network
 from engine.optim import Optimizer
@@ -52,14 +53,14 @@ def fit(
     model = ModelConfig(
         hidden=config.hidden,
         activation=config.activation,
-        output=out.activation.name,
+        output=cast(OutputActivation, out.activation.name),
     )
     n_classes = max(out.n_out, 2)
     copy = build_network(
         model, LOSS_FOR_OUTPUT[model.output], n_classes, seed, "float64", x.shape[1]
     )
     train = TrainConfig(
-        loss=LOSS_FOR_OUTPUT[model.output],
+        loss=cast(LossName, LOSS_FOR_OUTPUT[model.output]),
         optimizer="adam",
         learning_rate=config.learning_rate,
         epochs=config.epochs,

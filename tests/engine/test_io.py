@@ -199,8 +199,8 @@ def test_garbage_is_refused(tmp_path: Path, content: bytes) -> None:
 
 
 def test_missing_file_and_directory_are_refused(tmp_path: Path) -> None:
-    assert_refused(tmp_path / "nope.safetensors", "cannot read", "No such file")
-    assert_refused(tmp_path, "not a regular file")
+    assert_refused(tmp_path / "nope.safetensors", "no such file")
+    assert_refused(tmp_path, "is a directory, expected a regular file")
 
 
 def test_file_over_the_size_limit_is_refused(
@@ -210,7 +210,7 @@ def test_file_over_the_size_limit_is_refused(
     save_weights(path, make_params(ARCH), ARCH)
     size = path.stat().st_size
     monkeypatch.setattr(weights_io, "MAX_WEIGHT_FILE_BYTES", size - 1)
-    assert_refused(path, f"file is {size} bytes", f"{size - 1}-byte limit")
+    assert_refused(path, f"file too large ({size} bytes", f"at most {size - 1})")
     monkeypatch.setattr(weights_io, "MAX_WEIGHT_FILE_BYTES", size)
     load_weights(path, ARCH)
 

@@ -98,7 +98,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     (missing,) = errors_of(tmp_path / "absent.toml")
     assert missing == f"{tmp_path / 'absent.toml'}: no such file"
     (folder,) = errors_of(tmp_path)
-    assert folder == f"{tmp_path}: is a directory, expected a .toml file"
+    assert folder == f"{tmp_path}: is a directory, expected a regular file"
 
 
 def test_several_errors_are_all_reported_in_one_pass() -> None:
@@ -159,15 +159,15 @@ def test_poison_indices_out_of_range() -> None:
 def test_missing_csv_names_the_csv_file_resolved_next_to_the_scenario() -> None:
     (error,) = errors_of(BAD / "missing_csv.toml")
     prefix = f"{BAD / 'missing_csv.toml'}: data.path: {BAD / 'no-such-points.csv'}: "
-    assert error.startswith(prefix)
-    assert "file not found" in error
+    assert error == prefix + "no such file"
 
 
 def test_malformed_csv_row_names_file_line_and_column() -> None:
     (error,) = errors_of(BAD / "bad_csv_row.toml")
     assert error == (
         f"{BAD / 'bad_csv_row.toml'}: data.path: "
-        f"{BAD / 'broken.csv'}: line 3: column x2: expected a finite number (got 'abc')"
+        f"{BAD / 'broken.csv'}: line 3: column x2: "
+        "expected a finite number (got text, not a number)"
     )
 
 
@@ -186,9 +186,11 @@ def test_csv_path_is_relative_to_the_scenario_folder(
     assert error.startswith(
         f"{copy / 'csv_relative.toml'}: data.path: {copy / 'data' / 'points.csv'}"
     )
-    assert "file not found" in error
+    assert error.endswith(": no such file")
 
 
 def test_every_good_fixture_validates() -> None:
-    for path in sorted(GOOD.glob("*.toml")):
-        Session(load_scenario(path))
+    paths = sorted(GOOD.glob("*.toml"))
+    assert [p.name for p in paths] == ["csv_relative.toml"]  # an empty folder must not pass
+    for path in paths:
+        assert Session(load_scenario(path)).data.n_classes == 2

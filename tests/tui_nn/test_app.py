@@ -10,13 +10,14 @@ from textual import constants
 from textual.pilot import Pilot
 
 from engine.session import Session
-from tui_nn.app import TuiNN, choose_color_mode, set_color_system
+from tui_nn.app import TuiNN, set_color_system
 from tui_nn.catalog import shipped_dir
 from tui_nn.plane import fit_aspect
 from tui_nn.readouts import format_probe
 from tui_nn.screens.main import BLOCK, MainScreen
 from tui_nn.training import SPEEDS
 from tui_nn.widgets.boundary_map import ZOOMS, BoundaryMap
+from tui_nn.widgets.caption_bar import CaptionBar
 from tui_nn.widgets.status_line import StatusLine, TitleBar
 
 MOONS = shipped_dir() / "moons.toml"
@@ -245,10 +246,25 @@ async def test_glyph_mode_from_the_start() -> None:
         assert "▀" not in map_text(trainer(app).boundary)
 
 
-def test_color_option() -> None:
-    assert choose_color_mode("none") == "none"
-    assert choose_color_mode("auto", {"NO_COLOR": "1"}) == "none"
-    assert choose_color_mode("auto", {"COLORTERM": "truecolor"}) == "truecolor"
+@pytest.mark.parametrize(
+    ("env", "mode", "glyphs"),
+    [
+        ({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "truecolor", False),
+        ({"TERM": "xterm-256color"}, "256", False),
+        ({"TERM": "xterm"}, "16", True),  # Rich draws 16 colours here: so does the map
+        ({"TERM": "dumb"}, "none", True),
+        ({"TERM": "xterm-256color", "NO_COLOR": "1"}, "none", True),
+    ],
+)
+def test_one_colour_detection_for_drawing_and_ascii_mode(
+    env: dict[str, str], mode: str, glyphs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(constants, "COLOR_SYSTEM", "auto")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    assert (app.color_mode, app.glyphs) == (mode, glyphs)
 
 
 @pytest.mark.parametrize(("mode", "rich_name"), [("256", "256"), ("16", "standard")])
@@ -292,7 +308,9 @@ async def test_t_without_twins_says_so() -> None:
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("t")
         assert trainer(app).boundary.view.runs == (0,)
-        assert any("one run" in n.message for n in app._notifications)
+        # Said in the caption bar above the panels, not in a toast over them.
+        assert "one run" in app.query_one(CaptionBar).caption
+        assert not app._notifications
 
 
 async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tui_nn.catalog import shipped_names
+from tui_nn.catalog import shipped_dir, shipped_names
 from tui_nn.cli import main
+
+SHIPPED = sorted(shipped_dir().glob("*.toml"))
 
 TINY = """
 title = "Tiny moons"
@@ -293,7 +295,7 @@ def test_same_seed_same_weights_and_predictions(tiny: Path, tmp_path: Path) -> N
         (["run", "{tmp}/absent.toml"], "absent.toml: no such file"),
         (["run", "{bad}/unknown_key.toml"], "training.learning_rat: unknown key"),
         (["run", "{tiny}", "--load", "{tiny}"], "not a safetensors weight file"),
-        (["run", "{tiny}", "--load", "{tmp}/none.st"], "none.st: cannot read"),
+        (["run", "{tiny}", "--load", "{tmp}/none.st"], "none.st: no such file"),
         (["run", "{tiny}", "--json", "{tmp}/no/dir/r.json"], "cannot write report"),
         (["run", "{tiny}", "--save", "{tmp}/no/dir/w.st"], "cannot write weights"),
         (["run", "{tiny}", "--epochs", "-1"], "argument --epochs: expected 0..1000000"),
@@ -301,7 +303,7 @@ def test_same_seed_same_weights_and_predictions(tiny: Path, tmp_path: Path) -> N
         (["--fps", "0", "{tiny}"], "argument --fps: expected 1..60"),
         (["--fps", "61"], "argument --fps: expected 1..60"),
         (["--color", "rainbow"], "argument --color: invalid choice"),
-        (["{bad}/missing_csv.toml"], "no-such-points.csv: file not found"),
+        (["{bad}/missing_csv.toml"], "no-such-points.csv: no such file"),
     ],
 )
 def test_bad_input_exits_2_with_a_short_message(
@@ -323,7 +325,13 @@ def test_bad_input_exits_2_with_a_short_message(
 def test_list_shows_every_shipped_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert sorted(line.split()[0] for line in lines) == shipped_names()
+    names = [line.split()[0] for line in lines]
+    assert names == shipped_names() and sorted(names) == sorted(p.stem for p in SHIPPED)
+    # The baseline first, then the ways it breaks, then the other problems.
+    assert names[:3] == ["moons", "moons-ood", "moons-poison"] and names[-2:] == [
+        "circles",
+        "spiral",
+    ]
     moons = next(line for line in lines if line.startswith("moons "))
     assert "Two moons" in moons
     # Names are padded so the descriptions line up.

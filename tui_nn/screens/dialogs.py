@@ -6,11 +6,15 @@ import math
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+from engine.text import neutralise
+from tui_nn.story import plain
 
 
 class ErrorDialog(ModalScreen[None]):
@@ -30,9 +34,10 @@ class ErrorDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog") as box:
-            box.border_title = self.title_text
+            box.border_title = plain(self.title_text)
             with VerticalScroll(classes="dialog-body"):
-                yield Static("\n".join(self.lines), id="error-lines", markup=False)
+                lines = "\n".join(neutralise(line, newlines=False) for line in self.lines)
+                yield Static(Text(lines), id="error-lines")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", variant="primary")
 
@@ -116,7 +121,7 @@ class GoToDialog(ModalScreen[tuple[float, float] | None]):
         try:
             point = parse_point(event.value)
         except ValueError as exc:
-            self.query_one("#goto-hint", Static).update(str(exc))
+            self.query_one("#goto-hint", Static).update(plain(str(exc)))
             return
         self.dismiss(point)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from textual import work
 from textual.binding import Binding
 from textual.worker import get_current_worker
 
 from engine import controls
+from engine.edits import Edit
 from engine.export import save_scenario
 from engine.scenario import ScenarioError
 from tui_nn.messages import JobDone, MapClicked
@@ -280,6 +282,7 @@ class LabScreen(SessionFiles):
         session = self.session
         x, y = point
         try:
+            edit: Edit
             if tool == "add":
                 edit = session.add_point(x, y, self.point_class)
             elif tool == "flip":
@@ -352,7 +355,7 @@ class LabScreen(SessionFiles):
 
     def _layer_sizes(self) -> list[tuple[int, int, bool]]:
         return [
-            (int(layer["n_in"]), int(layer["n_out"]), bool(layer["bias"]))
+            (cast(int, layer["n_in"]), cast(int, layer["n_out"]), bool(layer["bias"]))
             for layer in self.session.architecture()
         ]
 

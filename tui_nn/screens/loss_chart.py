@@ -73,7 +73,7 @@ class LossChart(PlotextPlot):
         if math.isfinite(low):
             plt.yticks(*log_ticks(low, high))
             ticks = epoch_ticks(last)
-            plt.xticks(ticks, [f"{t:,}" for t in ticks])
+            plt.xticks([float(t) for t in ticks], [f"{t:,}" for t in ticks])
         self.refresh()
 
 

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 from textual import work
@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
 
@@ -26,11 +27,11 @@ from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.story_card import StoryCard
-from tui_nn.story import clean
+from tui_nn.story import plain
 from tui_nn.training import SPEEDS, SpeedMeter, train_loop
 from tui_nn.widgets.architecture_view import ArchitectureView
 from tui_nn.widgets.boundary_map import BoundaryMap, MapView, map_views, opening_view
-from tui_nn.widgets.caption_bar import CaptionBar
+from tui_nn.widgets.caption_bar import CaptionBar, CaptionKind
 from tui_nn.widgets.experiment_panel import ExperimentPanel
 from tui_nn.widgets.loss_panel import LossPanel
 from tui_nn.widgets.map_legend import MapLegend
@@ -45,6 +46,8 @@ MEASURE_PACE = 1.0
 training runs; a pause measures again."""
 WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
+LARGE = (150, 45)
+"""From this size the neuron maps get more room and the network panel less."""
 TINY = (40, 12)
 """Below this size the screen asks for more room instead of drawing panels."""
 PANES = (
@@ -55,6 +58,8 @@ PANES = (
     ("neurons", "Neurons", "Hidden neurons"),
 )
 """(pane id, tab label, panel title), in tab order; the map comes first."""
+NOTICE_SECONDS = 5
+"""How long a notice stays in the caption bar."""
 TOO_SMALL = "Terminal too small\nneeds {} x {}, is {} x {}\nmake it larger"
 
 
@@ -188,16 +193,32 @@ class MainScreen(LabScreen):
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
         self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
+        # The plane's colours come from the theme: a new theme redraws every panel.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
         self.call_after_refresh(self.redraw)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """The trainer's notices go to the caption bar above the panels, never over them."""
+        kind: CaptionKind = "error" if severity == "error" else "notice"
+        self.query_one(CaptionBar).say(message, kind, title, timeout=timeout or NOTICE_SECONDS)
 
     def _apply_layout(self, width: int, height: int) -> None:
         tiny = width < TINY[0] or height < TINY[1]
         wide = not tiny and width >= WIDE[0] and height >= WIDE[1]
         self.set_class(tiny, "-tiny")
         self.set_class(wide, "-wide")
+        self.set_class(wide and width >= LARGE[0] and height >= LARGE[1], "-large")
         self.set_class(not tiny and not wide, "-narrow")
         if tiny:
             self.query_one("#too-small", Static).update(TOO_SMALL.format(*TINY, width, height))
@@ -292,14 +313,14 @@ class MainScreen(LabScreen):
             self._set_view(MapView((0,)))
         view = self.query_one(ArchitectureView)
         selected = view.selected
-        sizes = [int(layer["n_out"]) for layer in self.session.architecture()]
+        sizes = [cast(int, layer["n_out"]) for layer in self.session.architecture()]
         if selected is not None and (
             selected[0] >= len(sizes) or selected[1] >= sizes[selected[0]]
         ):
             view.select(None)
             self.show_selection()
         elif selected is not None and selected[2] is not None:
-            n_in = int(self.session.architecture()[selected[0]]["n_in"])
+            n_in = cast(int, self.session.architecture()[selected[0]]["n_in"])
             if selected[2] >= n_in:
                 view.select(None)
                 self.show_selection()
@@ -312,7 +333,7 @@ class MainScreen(LabScreen):
         neuron = None if selected is None or selected[0] >= hidden else selected[:2]
         self.boundary.set_neuron(neuron)
         pane = self.query_one("#architecture")
-        pane.border_subtitle = clean(view.selection_text)
+        pane.border_subtitle = plain(view.selection_text)
 
     # -- drawing -----------------------------------------------------------------------
 
@@ -328,7 +349,7 @@ class MainScreen(LabScreen):
         snapshot = session.snapshot(
             grid=self.boundary.grid_size(),
             extent=self.boundary.extent,
-            grid_runs={*self.boundary.grid_runs(), neurons},
+            grid_runs=sorted({*self.boundary.grid_runs(), neurons}),
         )
         self.snapshot = snapshot
         wide = self.has_class("-wide")
@@ -397,9 +418,9 @@ class MainScreen(LabScreen):
             layer, unit = self.boundary.neuron
             neuron = f"L{layer + 1}.{unit + 1}"
             title = f"neuron {neuron} of {snapshot.runs[view.runs[0]].label}"
-        pane.border_title = clean(f"Map: {title}")
-        pane.border_subtitle = (
-            clean(snapshot.experiments[0].headline) if snapshot.experiments else ""
+        pane.border_title = plain(f"Map: {title}")
+        pane.border_subtitle = plain(
+            snapshot.experiments[0].headline if snapshot.experiments else ""
         )
         if neuron is not None:
             items = legend(snapshot, self.boundary.raster, neuron=neuron)

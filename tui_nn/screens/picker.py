@@ -13,15 +13,17 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from engine.text import neutralise
 from tui_nn.catalog import Entry
+from tui_nn.story import plain
 
 
 def _prompt(entry: Entry) -> Text:
-    text = Text(entry.name, "bold")
+    text = Text(neutralise(entry.name, newlines=False), "bold")
     if entry.error:
-        text.append(f"\n  invalid: {entry.error}", "red")
+        text.append(f"\n  invalid: {neutralise(entry.error, newlines=False)}", "red")
     elif entry.description:
-        text.append(f"\n  {entry.description}", "dim")
+        text.append(f"\n  {neutralise(entry.description, newlines=False)}", "dim")
     return text
 
 
@@ -58,7 +60,7 @@ class PickerScreen(ModalScreen[Path | None]):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         entry = self.entries[event.option_index]
-        self.query_one("#scenario-path", Static).update(Text(str(entry.path)))
+        self.query_one("#scenario-path", Static).update(plain(str(entry.path)))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.entries[event.option_index].path)

@@ -8,6 +8,7 @@ from textual.screen import Screen
 
 from engine.scenario import ScenarioError
 from engine.session import Session
+from engine.text import neutralise
 from tui_nn.catalog import entries
 from tui_nn.screens.dialogs import ErrorDialog, SaveDialog
 from tui_nn.screens.picker import PickerScreen
@@ -45,7 +46,12 @@ class SessionFiles(Screen[None]):
             self.app.push_screen(ErrorDialog("Could not save the weights", [f"{path}: {exc}"]))
             return
         self.last_saved = (path, sha)
-        self.notify(f"{path}\nsha256 {sha[:16]}…", title="Weights saved", timeout=6)
+        self.notify(
+            f"{neutralise(str(path), newlines=False)}\nsha256 {sha[:16]}…",
+            title="Weights saved",
+            timeout=6,
+            markup=False,
+        )
 
     async def action_open(self) -> None:
         """o: choose another scenario; the current run stays if it does not load."""
@@ -66,4 +72,9 @@ class SessionFiles(Screen[None]):
         await self.stop_training()
         self.session = session
         self.session_changed()
-        self.notify(session.scenario.title or session.scenario.name, title="Opened", timeout=3)
+        self.notify(
+            session.scenario.title or session.scenario.name,
+            title="Opened",
+            timeout=3,
+            markup=False,
+        )

@@ -16,15 +16,21 @@ from textual.widgets import Static
 from engine.snapshot import Snapshot
 from tui_nn.plane import legend
 from tui_nn.story import clean
-from tui_nn.widgets.map_legend import item_style
+from tui_nn.widgets.palette import Palette, default_palette, palette_for
 
 KEYS_HINT = "space runs · n one epoch · t switches the map · ? keys · i shows this again"
 SCROLL_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "j", "k"})
 """Keys that scroll a long card instead of closing it."""
 
 
-def card_text(snapshot: Snapshot, moments: list[tuple[str, str]], glyphs: bool) -> Text:
+def card_text(
+    snapshot: Snapshot,
+    moments: list[tuple[str, str]],
+    glyphs: bool,
+    palette: Palette | None = None,
+) -> Text:
     """The card's body: description, moments ahead, the legend of the map."""
+    palette = palette or default_palette()
     text = Text()
     if snapshot.description:
         paragraphs = [" ".join(p.split()) for p in clean(snapshot.description).split("\n\n")]
@@ -44,7 +50,8 @@ def card_text(snapshot: Snapshot, moments: list[tuple[str, str]], glyphs: bool) 
         if i:
             text.append(" · ")
         text.append(
-            item.ascii if glyphs else item.glyph, Style(bold=True) if glyphs else item_style(item)
+            item.ascii if glyphs else item.glyph,
+            Style(bold=True) if glyphs else palette.item_style(item),
         )
         text.append(f" {item.text}")
     text.append(". Shade: how sure the network is (strong colour: sure; grey: unsure).")
@@ -61,13 +68,15 @@ class StoryCard(ModalScreen[None]):
         self.moments = moments
         """(when, caption) of the scenario's moments."""
         self.glyphs = glyphs
+        self._card_closed = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog story-dialog") as box:
-            box.border_title = clean(self.snapshot.title)
+            box.border_title = Text(clean(self.snapshot.title))
             box.border_subtitle = "↑↓ scroll · any other key closes"
             with VerticalScroll(classes="dialog-body"):
-                yield Static(card_text(self.snapshot, self.moments, self.glyphs), id="story-text")
+                body = card_text(self.snapshot, self.moments, self.glyphs, palette_for(self.app))
+                yield Static(body, id="story-text")
             yield Static(KEYS_HINT, classes="dialog-hint")
 
     def on_key(self, event: events.Key) -> None:
@@ -86,7 +95,14 @@ class StoryCard(ModalScreen[None]):
             }[event.key]
             move(animate=False)
             return
-        self.dismiss(None)
+        self._close_card()
 
     def on_click(self) -> None:
-        self.dismiss(None)
+        self._close_card()
+
+    def _close_card(self) -> None:
+        # Keys typed fast (a paste, a browser, key repeat) arrive before the card has gone:
+        # only the first closes it; a second dismiss would pop the trainer itself.
+        if not self._card_closed:
+            self._card_closed = True
+            self.dismiss(None)

@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from engine.snapshot import LayerView, Snapshot
-from tui_nn.widgets.palette import ACTIVATION_RAMP
+from tui_nn.widgets.palette import Palette, default_palette, text_style
 from tui_nn.widgets.panel import Panel
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -34,8 +34,6 @@ STATUS_GLYPHS = {"ok": "●", "dead": "✕", "saturated": "◐"}
 """Neuron glyph per status in colour mode."""
 ASCII_STATUS_GLYPHS = {"ok": "o", "dead": "x", "saturated": "s"}
 """Neuron glyph per status in glyph mode."""
-NEGATIVE_STYLE = Style(color=ACTIVATION_RAMP[0])
-POSITIVE_STYLE = Style(color=ACTIVATION_RAMP[-1])
 
 
 @dataclass(frozen=True)
@@ -47,20 +45,35 @@ class Styles:
     ok: Style
     dead: Style
     saturated: Style
+    negative: Style
+    """Negative weights: the activation ramp's negative end."""
+    positive: Style
+    """Positive weights: its positive end."""
+
+
+def _signs(palette: Palette) -> tuple[Style, Style]:
+    return Style(color=palette.activation[0]), Style(color=palette.activation[-1])
 
 
 DEFAULT_STYLES = Styles(
-    Style(bold=True), Style(dim=True), Style(), Style(color="red"), Style(color="yellow")
+    Style(bold=True),
+    Style(dim=True),
+    Style(),
+    Style(color="red"),
+    Style(color="yellow"),
+    *_signs(default_palette()),
 )
 """Styles for drawing outside a widget (reports, tests)."""
 
 
-def weight_cell(value: float, scale: float, glyphs: bool) -> tuple[str, Style]:
+def weight_cell(
+    value: float, scale: float, glyphs: bool, styles: Styles = DEFAULT_STYLES
+) -> tuple[str, Style]:
     """One weight as a bar (or sign and digit in glyph mode) with its sign's style."""
     if not math.isfinite(value):
         return ("?" if not glyphs else "??"), Style(bold=True)
     level = 0.0 if scale <= 0 else min(1.0, abs(value) / scale)
-    style = NEGATIVE_STYLE if value < 0 else POSITIVE_STYLE
+    style = styles.negative if value < 0 else styles.positive
     if glyphs:
         return ("-" if value < 0 else "+") + str(round(level * 9)), Style()
     return BARS[min(len(BARS) - 1, int(level * len(BARS)))], style
@@ -127,7 +140,7 @@ def _columns_block(
     label_width = max(3, *(len(n) + 1 for n in names))
     cell = 2 if glyphs else 1
     gap = 1 if label_width + layer.n_out * (cell + 1) <= width else 0
-    lines = []
+    lines: list[Text] = []
 
     def row(label: str, cells: Sequence[tuple[str, Style]], what: int | None) -> Text:
         text = Text(label.rjust(label_width - 1) + " ", styles.muted)
@@ -143,10 +156,12 @@ def _columns_block(
         return text
 
     for r in range(layer.n_in):
-        cells = [weight_cell(w, scale, glyphs) for w in layer.weight[r].tolist()]
+        cells = [weight_cell(w, scale, glyphs, styles) for w in layer.weight[r].tolist()]
         lines.append(row(names[r], cells, r))
     if layer.bias is not None:
-        lines.append(row("b", [weight_cell(b, scale, glyphs) for b in layer.bias.tolist()], -1))
+        lines.append(
+            row("b", [weight_cell(b, scale, glyphs, styles) for b in layer.bias.tolist()], -1)
+        )
     lines.append(row("", [_status_cell(s, glyphs, styles) for s in layer.status], None))
     return lines
 
@@ -162,7 +177,7 @@ def _rows_block(
     first_line: int,
 ) -> list[Text]:
     """One neuron per row: its status, its incoming weights, then its bias."""
-    lines = []
+    lines: list[Text] = []
     cell = 2 if glyphs else 1
     for j in range(layer.n_out):
         line = first_line + len(lines)
@@ -172,12 +187,12 @@ def _rows_block(
         text.append(glyph, _mark(style, selected == (index, j, None)))
         text.append(" ")
         for r, w in enumerate(layer.weight[:, j].tolist()):
-            glyph, style = weight_cell(w, scale, glyphs)
+            glyph, style = weight_cell(w, scale, glyphs, styles)
             hits.append((line, len(text), len(text) + cell, (index, j, r)))
             text.append(glyph, _mark(style, selected == (index, j, r)))
         if layer.bias is not None:
             text.append(" b", styles.muted)
-            glyph, style = weight_cell(float(layer.bias[j]), scale, glyphs)
+            glyph, style = weight_cell(float(layer.bias[j]), scale, glyphs, styles)
             hits.append((line, len(text), len(text) + cell, (index, j, -1)))
             text.append(glyph, _mark(style, selected == (index, j, -1)))
         lines.append(text)
@@ -361,10 +376,15 @@ class ArchitectureView(Panel, VerticalScroll):
 
     def _styles(self) -> Styles:
         def style(name: str) -> Style:
-            return self.get_component_rich_style(f"architecture-view--{name}", partial=True)
+            return text_style(self, f"architecture-view--{name}")
 
         return Styles(
-            style("title"), style("muted"), style("ok"), style("dead"), style("saturated")
+            style("title"),
+            style("muted"),
+            style("ok"),
+            style("dead"),
+            style("saturated"),
+            *_signs(self.palette),
         )
 
     def _redraw(self) -> None:

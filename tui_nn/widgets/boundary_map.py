@@ -36,7 +36,7 @@ from tui_nn.plane import (
     panes,
     rasterise,
 )
-from tui_nn.widgets.palette import CLASS_RGB, PIXEL_COLOURS, TRACE_RGB
+from tui_nn.widgets.palette import text_style
 from tui_nn.widgets.panel import Panel
 
 ZOOMS = (1.0, 4.0, 25.0, 100.0)
@@ -57,43 +57,6 @@ GAP = "│"
 """Between panes drawn side by side."""
 PROBE_GLYPH = "╋"
 ASCII_PROBE_GLYPH = "#"
-
-POINT_RGB = tuple(tuple(round(c + (255 - c) * 0.55) for c in rgb) for rgb in CLASS_RGB)
-"""Data points are drawn in lighter tints of their class colour, to stand out on its region."""
-MARK_RGB = (255, 255, 255)
-
-_pair_styles: dict[tuple[int, int], Style] = {}
-_point_styles: dict[tuple[str, int, int], Style] = {}
-_ascii_styles = {
-    (cls, level): Style(color=f"rgb{rgb}", dim=level < 2)
-    for cls, rgb in enumerate(CLASS_RGB)
-    for level in range(4)
-}
-
-
-def pair_style(top: int, bottom: int) -> Style:
-    """The style of a '▀' cell whose pixels have these colour indices."""
-    style = _pair_styles.get((top, bottom))
-    if style is None:
-        style = Style(color=PIXEL_COLOURS[top], bgcolor=PIXEL_COLOURS[bottom])
-        _pair_styles[(top, bottom)] = style
-    return style
-
-
-def point_style(kind: str, cls: int, background: int) -> Style:
-    """A point of this kind and class drawn on a pixel of colour index ``background``."""
-    key = (kind, cls, background)
-    style = _point_styles.get(key)
-    if style is None:
-        if kind in ("head", "shaft"):
-            rgb = TRACE_RGB
-        elif kind in ("mark", "cross", "target"):
-            rgb = MARK_RGB
-        else:
-            rgb = POINT_RGB[cls % len(POINT_RGB)]
-        style = Style(color=f"rgb{rgb}", bgcolor=PIXEL_COLOURS[background], bold=True)
-        _point_styles[key] = style
-    return style
 
 
 @dataclass(frozen=True)
@@ -398,7 +361,7 @@ class BoundaryMap(Panel):
     def _render_row(self, y: int) -> Strip:
         if not self.rasters or y >= self.rasters[0].height:
             return Strip.blank(self.size.width, self.rich_style)
-        label = self.get_component_rich_style("boundary-map--label", partial=True)
+        label = text_style(self, "boundary-map--label")
         segments: list[Segment] = []
         for i, raster in enumerate(self.rasters):
             if i:
@@ -417,6 +380,7 @@ class BoundaryMap(Panel):
         if self.glyphs:
             segments = [self._ascii_cell(raster, y, c) for c in range(raster.width)]
         else:
+            pair_style = self.palette.pair_style
             segments = [Segment(HALF, pair_style(t, b)) for t, b in zip(top, bottom, strict=True)]
         for (row, col), (kind, cls) in raster.points.items():
             if row == y and col < len(segments):
@@ -428,11 +392,9 @@ class BoundaryMap(Panel):
         glyph = raster.glyph(row, col)
         cls = int(raster.classes[row, col]) % CLASSES_SHOWN
         glyphs = ASCII_CLASS_GLYPHS[cls]
-        level = glyphs.index(glyph) if glyph in glyphs else 3
-        style = _ascii_styles[(cls, level)]
         if glyph not in glyphs:
-            style = Style(bold=True)
-        return Segment(glyph, style)
+            return Segment(glyph, Style(bold=True))
+        return Segment(glyph, self.palette.class_style(cls, dim=glyphs.index(glyph) < 2))
 
     def _point(self, kind: str, cls: int, background: int) -> Segment:
         if kind in ("head", "shaft"):
@@ -440,25 +402,28 @@ class BoundaryMap(Panel):
                 glyph = (ASCII_ARROW_HEADS if self.glyphs else ARROW_HEADS)[cls % 8]
             else:
                 glyph = (ASCII_SHAFTS if self.glyphs else SHAFTS)[cls % 4]
-            style = Style(bold=True) if self.glyphs else point_style(kind, 0, background)
+            style = (
+                Style(bold=True) if self.glyphs else self.palette.point_style(kind, 0, background)
+            )
             return Segment(glyph, style)
         if self.glyphs:
             text = ASCII_POINT_GLYPHS.get(kind, str(cls % 10))
-            style = _ascii_styles[(cls % CLASSES_SHOWN, 3)] + Style(
-                bold=True, reverse=kind in ("train", "flipped")
-            )
+            style = self.palette.class_style(cls, bold=True, reverse=kind in ("train", "flipped"))
             return Segment(text, style)
-        return Segment(POINT_GLYPHS.get(kind, "●"), point_style(kind, cls, background))
+        return Segment(POINT_GLYPHS.get(kind, "●"), self.palette.point_style(kind, cls, background))
 
     def _draw_probe(self, y: int, raster: Raster, segments: list[Segment], top: list[int]) -> None:
         row, col, _ = cell_of(*self.probe, raster.extent, raster.width, raster.height)
         if row != y or not 0 <= col < len(segments):
             return
-        style = self.get_component_rich_style("boundary-map--probe", partial=True)
+        style = text_style(self, "boundary-map--probe")
         if self.glyphs:
             segments[col] = Segment(ASCII_PROBE_GLYPH, style + Style(reverse=True))
         else:
-            segments[col] = Segment(PROBE_GLYPH, Style(bgcolor=PIXEL_COLOURS[top[col]]) + style)
+            # Black or white, whichever reads on the pixel under it, in any theme.
+            background = Style(bgcolor=self.palette.pixel[top[col]])
+            cursor = background + self.palette.contrast_style(top[col])
+            segments[col] = Segment(PROBE_GLYPH, cursor)
 
     def _draw_labels(self, y: int, rasters: list[Raster], segments: list[Segment]) -> None:
         """The corners' coordinates: top right (x_max, y_max), bottom left (x_min, y_min)."""
@@ -474,7 +439,7 @@ class BoundaryMap(Panel):
             return
         if start < 0 or len(text) * 3 > rasters[-1].width or h < 4:
             return
-        style = self.get_component_rich_style("boundary-map--label", partial=True)
+        style = text_style(self, "boundary-map--label")
         for i, ch in enumerate(text):
             segments[start + i] = Segment(ch, style)
 

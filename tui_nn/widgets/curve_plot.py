@@ -21,6 +21,8 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui_nn.widgets.palette import text_style
+
 ASCII_MARKERS = "*+ox#%@"
 """Glyph-mode characters of the curves, in order."""
 _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
@@ -162,7 +164,7 @@ class CurvePlot(Widget):
         base = self.rich_style
         if width <= 0 or height <= 0:
             return []
-        label = self.get_component_rich_style("curve-plot--label", partial=True)
+        label = text_style(self, "curve-plot--label")
         if not any(len(c.y) for c in self.curves):
             return [Strip([Segment("no epochs yet"[:width], base + label)])]
         cells = np.full((height, width), -1, dtype=np.int64)
@@ -187,9 +189,7 @@ class CurvePlot(Widget):
                 i = int(cells[r, c])
                 if i < 0:
                     if c == marker_col:
-                        style = base + self.get_component_rich_style(
-                            "curve-plot--marker", partial=True
-                        )
+                        style = base + text_style(self, "curve-plot--marker")
                         segments.append(Segment("│" if not self.glyphs else "|", style))
                     else:
                         segments.append(Segment(" ", base))

@@ -10,6 +10,7 @@ notes give way first, so the picture and the numbers stay in view; PageUp and Pa
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 from rich.style import Style
@@ -21,6 +22,7 @@ from textual.widgets import Static
 
 from engine.experiments.view import ExperimentView
 from engine.snapshot import Snapshot
+from tui_nn.plane import CLASSES_SHOWN
 from tui_nn.story import (
     block_text,
     clean,
@@ -30,7 +32,7 @@ from tui_nn.story import (
     shown_figures,
 )
 from tui_nn.widgets.curve_plot import Curve, CurvePlot, legend_segments
-from tui_nn.widgets.palette import CLASS_RGB, run_colours
+from tui_nn.widgets.palette import run_colours
 from tui_nn.widgets.panel import Panel
 
 NO_EXPERIMENT = (
@@ -138,7 +140,7 @@ class ExperimentPanel(Panel, VerticalScroll):
     }
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._names: tuple[str, ...] | None = None
         self.sections: dict[str, ExperimentSection] = {}
@@ -168,7 +170,7 @@ class ExperimentPanel(Panel, VerticalScroll):
         width = self.scrollable_content_region.width
         if width <= 0:
             return  # not laid out yet (a hidden tab): on_resize draws it
-        styles = [Style(color=f"rgb{rgb}") for rgb in CLASS_RGB]
+        styles = [self.palette.class_style(c) for c in range(CLASSES_SHOWN)]
         parts = {
             view.name: (
                 Text(clean(view.headline)),

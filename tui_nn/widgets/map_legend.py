@@ -7,33 +7,14 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tui_nn.plane import LegendItem
-from tui_nn.widgets.boundary_map import MARK_RGB, POINT_RGB
-from tui_nn.widgets.palette import CLASS_RGB, DISAGREE_RGB, NEUTRAL_RGB, RING_RGB, TRACE_RGB
+from tui_nn.widgets.palette import Palette, default_palette, palette_for
 
 
-def item_style(item: LegendItem) -> Style:
-    """The colour a legend entry's swatch is drawn in, the same as on the map."""
-    rgb = {
-        "class": CLASS_RGB[item.cls % len(CLASS_RGB)],
-        "disagree": DISAGREE_RGB,
-        "ring": RING_RGB,
-        "shade": NEUTRAL_RGB,
-        "mark": MARK_RGB,
-        "train": POINT_RGB[0],
-        "test": POINT_RGB[0],
-        "flipped": POINT_RGB[0],
-        "added": POINT_RGB[1],
-        "activation": (255, 190, 40),
-        "head": TRACE_RGB,
-        "line": TRACE_RGB,
-        "target": MARK_RGB,
-        "cross": MARK_RGB,
-    }.get(item.key)
-    return Style(color=f"rgb{rgb}", bold=True) if rgb else Style(bold=True)
-
-
-def legend_text(items: list[LegendItem], width: int, glyphs: bool) -> Text:
+def legend_text(
+    items: list[LegendItem], width: int, glyphs: bool, palette: Palette | None = None
+) -> Text:
     """The entries that fit in ``width`` cells, in order, each a swatch and a word or two."""
+    palette = palette or default_palette()
     text = Text(no_wrap=True, overflow="crop")
     for item in items:
         piece = f"{item.ascii if glyphs else item.glyph} {item.text}"
@@ -41,7 +22,9 @@ def legend_text(items: list[LegendItem], width: int, glyphs: bool) -> Text:
             break
         if text.cell_len:
             text.append("  ")
-        swatch = Style(bold=True, reverse=item.key == "train") if glyphs else item_style(item)
+        swatch = (
+            Style(bold=True, reverse=item.key == "train") if glyphs else palette.item_style(item)
+        )
         text.append(item.ascii if glyphs else item.glyph, swatch)
         text.append(f" {item.text}")
     return text
@@ -74,4 +57,4 @@ class MapLegend(Widget):
         return self.render().plain
 
     def render(self) -> Text:
-        return legend_text(self.items, self.size.width, self.glyphs)
+        return legend_text(self.items, self.size.width, self.glyphs, palette_for(self.app))

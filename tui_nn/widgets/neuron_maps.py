@@ -20,8 +20,8 @@ from textual.events import Resize
 from textual.strip import Strip
 
 from engine.snapshot import Snapshot
-from tui_nn.plane import nearest
-from tui_nn.widgets.palette import ACTIVATION_STYLES, ASCII_ACTIVATION_GLYPHS, LEVELS
+from tui_nn.plane import LEVELS, nearest
+from tui_nn.widgets.palette import ASCII_ACTIVATION_GLYPHS, text_style
 from tui_nn.widgets.panel import Panel
 
 MIN_THUMB_WIDTH = 4
@@ -170,7 +170,7 @@ class NeuronMaps(Panel):
         if marked and not thumb.label.endswith(name):  # never cut a name to make room
             name, marked = fit_name(thumb.label, cells), False
         kind = thumb.status if thumb.status in STATUS_MARKS else "label"
-        style = base + self.get_component_rich_style(f"neuron-maps--{kind}", partial=True)
+        style = base + text_style(self, f"neuron-maps--{kind}")
         segments = [Segment(name, style)]
         if marked and len(name) + 2 <= cells:
             mark = STATUS_MARKS[thumb.status][1 if self.glyphs else 0]
@@ -179,7 +179,7 @@ class NeuronMaps(Panel):
 
     def _hatch(self, layout: Layout, base: Style) -> list[list[Segment]]:
         """A dead unit's map: a uniform hatched block the size of every other map."""
-        style = base + self.get_component_rich_style("neuron-maps--hatch", partial=True)
+        style = base + text_style(self, "neuron-maps--hatch")
         line = [Segment(("/" if self.glyphs else "╱") * layout.width, style)]
         return [line] * layout.lines
 
@@ -202,8 +202,9 @@ class NeuronMaps(Panel):
         index = np.clip(scaled.astype(np.int64), 0, 2 * LEVELS - 1)
         index[np.isnan(sample)] = LEVELS
         index = index.tolist()
+        style = self.palette.activation_style
         return [
-            [Segment("▀", ACTIVATION_STYLES[t][b]) for t, b in zip(upper, lower, strict=True)]
+            [Segment("▀", style(t, b)) for t, b in zip(upper, lower, strict=True)]
             for upper, lower in zip(index[0::2], index[1::2], strict=True)
         ]
 

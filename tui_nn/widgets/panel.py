@@ -8,6 +8,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from engine.snapshot import Snapshot
+from tui_nn.widgets.palette import Palette, palette_for
 
 
 class Panel(Widget):
@@ -30,13 +31,18 @@ class Panel(Widget):
         """How many times the panel redrew (for tests and benchmarks)."""
         self._shown: Hashable = None
 
+    @property
+    def palette(self) -> Palette:
+        """The colours of the app's theme and colour mode now."""
+        return palette_for(self.app)
+
     def view_key(self) -> Hashable:
         """What besides the snapshot decides the picture; extend in subclasses."""
         return (self.glyphs,)
 
     def show(self, snapshot: Snapshot) -> None:
         """Draw this snapshot, unless it and the view are what is already drawn."""
-        key = (snapshot.revision, snapshot.scenario, self.view_key())
+        key = (snapshot.revision, snapshot.scenario, self.palette.key, self.view_key())
         if key == self._shown and self.snapshot is not None:
             return
         self._shown = key

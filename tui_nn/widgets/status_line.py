@@ -17,6 +17,7 @@ from textual.widget import Widget
 
 from engine.snapshot import Snapshot
 from tui_nn.story import clean
+from tui_nn.widgets.palette import text_style
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class TitleBar(Widget):
 
     def render(self) -> Text:
         def style(name: str) -> Style:
-            return self.get_component_rich_style(f"title-bar--{name}", partial=True)
+            return text_style(self, f"title-bar--{name}")
 
         right = Text()
         if self.running:
@@ -211,8 +212,8 @@ class StatusLine(Widget):
         return {"probe": self.state.probe_short} if self.state.probe_short else {}
 
     def render(self) -> Text:
-        label = self.get_component_rich_style("status-line--label", partial=True)
-        value = self.get_component_rich_style("status-line--value", partial=True)
+        label = text_style(self, "status-line--label")
+        value = text_style(self, "status-line--value")
         items = self.items()
         width = max(0, self.size.width - 2)
 
