@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.attacks import backdoor
+from engine.attacks import backdoor, hinges
 from engine.config import (
     MAX_BATCH_VALUES,
     MAX_CLASSES,
@@ -133,6 +133,10 @@ def measurement_work(
         surrogate = _params([widths[0], *xt.hidden, widths[-1]])
         work += sum(q * params + xt.epochs * _passes(q * surrogate) for q in xt.queries)
         batch = max(batch, max(xt.queries))
+    if xt is not None and xt.hinge_lines:  # the samples, then 6 per critical point found
+        kinks = 2 * widths[1] if len(widths) > 2 else 0
+        work += xt.hinge_lines * (hinges.SAMPLES + 6 * kinks) * params
+        batch = max(batch, xt.hinge_lines * hinges.SAMPLES)
     if (lk := ex.leakage) is not None:
         work += len(lk.sigmas) * lk.restarts * lk.iterations * _passes(lk.batch * params)
     return work, batch

@@ -208,6 +208,8 @@ class EnsembleConfig(Section):
 
 MAX_QUERIES = 100_000
 """Most queries an extraction attacker may make for one surrogate."""
+MAX_HINGE_LINES = 4096
+"""Most query lines a hinge search samples."""
 MAX_SURROGATE_EPOCHS = 20_000
 """Most epochs one surrogate is fitted for."""
 Budget = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
@@ -253,6 +255,12 @@ class ExtractionConfig(Section):
     )
     learning_rate: float = Field(0.02, gt=0, le=10, description="The surrogate's Adam step.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of queries and surrogates.")
+    hinge_lines: int = Field(
+        0,
+        ge=0,
+        le=MAX_HINGE_LINES,
+        description="Random query lines searched for the victim's ReLU hinges (0: no search).",
+    )
 
 
 class MembershipConfig(Section):
@@ -411,6 +419,15 @@ class Scenario(Section):
             problems.append(
                 f"experiments.backdoor.finetune_at: never reached (got {b.finetune_at}, "
                 f"expected less than training.epochs = {self.training.epochs})"
+            )
+        xt = ex.extraction
+        net = self.model
+        hinged = len(net.hidden) == 1 and net.activation == "relu" and net.output != "softmax"
+        if xt is not None and xt.hinge_lines and not (hinged and net.bias):
+            problems.append(
+                "experiments.extraction.hinge_lines: the hinge search needs one hidden ReLU "
+                f"layer, one output unit and biases (got hidden {list(net.hidden)}, "
+                f"{net.activation}, output {net.output}, bias {str(net.bias).lower()})"
             )
         e = ex.ensemble
         if e is not None and self.training.seed + e.members - 1 > MAX_SEED:

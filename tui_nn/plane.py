@@ -428,6 +428,15 @@ def pane_count(snapshot: Snapshot | None, runs: Sequence[int], extent: Extent) -
     return 1 + len(planes)
 
 
+def own_marks(marks: Sequence[Mark]) -> list[Mark]:
+    """The marks a pane beside the run's own draws (a copy, a slice): those tied to no run.
+
+    A mark tied to a run (the victim's recovered hinges, an attack's arrows) belongs on that
+    run's pane only.
+    """
+    return [m for m in marks if not m.run]
+
+
 def experiment_marks(snapshot: Snapshot, run: str | None = None) -> list[Mark]:
     """Every experiment's marks (probes, radius circles, arrows, ...) for the run shown.
 

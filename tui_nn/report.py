@@ -28,6 +28,7 @@ from tui_nn.plane import (
     ASCII_ARROW_HEADS,
     ASCII_SHAFTS,
     experiment_marks,
+    own_marks,
     panes,
     panes_legend,
     rasterise,
@@ -251,7 +252,7 @@ def boundary_text(snapshot: Snapshot, size: tuple[int, int] = BOUNDARY_SIZE) -> 
     margin = max(len(top), len(bottom))
     blocks = []
     rasters = []
-    for pane in shown:
+    for i, pane in enumerate(shown):
         raster = rasterise(
             pane.grid,
             pane_width,
@@ -259,7 +260,7 @@ def boundary_text(snapshot: Snapshot, size: tuple[int, int] = BOUNDARY_SIZE) -> 
             n_outputs=snapshot.baseline.layers[-1].n_out,
             points=pane.points,
             other=pane.other,
-            marks=marks,
+            marks=marks if i == 0 else own_marks(marks),
         )
         rasters.append(raster)
         rows = [[raster.glyph(r, c) for c in range(pane_width)] for r in range(height)]

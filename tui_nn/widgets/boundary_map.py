@@ -32,6 +32,7 @@ from tui_nn.plane import (
     cell_of,
     experiment_marks,
     fit_aspect,
+    own_marks,
     pane_count,
     panes,
     rasterise,
@@ -333,11 +334,11 @@ class BoundaryMap(Panel):
                 n_outputs=n_outputs,
                 points=p.points,
                 other=p.other if neuron is None else None,
-                marks=marks,
+                marks=marks if i == 0 else own_marks(marks),
                 hard=self.hard,
                 neuron=neuron,
             )
-            for p in shown
+            for i, p in enumerate(shown)
         ]
         self.pane_labels = [p.label for p in shown] if len(shown) > 1 else []
         self.raster = self.rasters[0]
