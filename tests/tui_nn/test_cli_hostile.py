@@ -104,6 +104,16 @@ def test_a_name_too_long_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert "no such file or shipped scenario" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("option", "kind"), [("--json", "report"), ("--save", "weights")])
+def test_an_output_name_too_long_is_one_line(
+    option: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ("d" * 300 + ".out")
+    assert main(["run", "xor", "--epochs", "1", "--quiet", option, str(target)]) == 2
+    assert capsys.readouterr().err == f"{target}: cannot write {kind} (File name too long)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_folder_named_like_a_shipped_scenario_does_not_hide_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
