@@ -1,12 +1,18 @@
 """The trainer in odd terminals and with odd files: themes, 256 colours, fast keys, Ctrl+C, the
-footer's last column, large screens, markup in titles, a FIFO next to the scenarios."""
+footer's last column, large screens, markup in titles, a FIFO next to the scenarios, SIGTERM."""
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +196,50 @@ async def test_textual_run_can_build_the_app_without_arguments() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("escape")
         assert app.trainer.session.scenario.name == "moons"
+
+
+def read_terminal(controller: int, until: bytes | None, limit: float = 60) -> bytes:
+    """What the program writes to its terminal: up to ``until``, or everything until it closes."""
+    out, deadline = b"", time.monotonic() + limit
+    while until is None or until not in out:
+        left = deadline - time.monotonic()
+        assert left > 0, f"gave up waiting; last output {out[-200:]!r}"
+        ready, _, _ = select.select([controller], [], [], left)
+        try:
+            chunk = os.read(controller, 1 << 16) if ready else b""
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            break
+        if ready and not chunk:
+            break
+        out += chunk
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_give_the_terminal_back(signum: int) -> None:
+    """`kill PID`: the trainer ends as on q, gives the terminal back (the main screen, no mouse
+    reports, a cursor) and exits 128 + the signal, as the headless commands do."""
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "tui_nn", "moons"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"},
+        start_new_session=True,  # its own controlling terminal, as in a real one
+    )
+    os.close(terminal)
+    try:
+        read_terminal(controller, b"i shows this again")  # the trainer and its story card
+        trainer.send_signal(signum)
+        after = read_terminal(controller, None)
+        assert trainer.wait(60) == 128 + signum
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+        os.close(controller)
+    assert b"\x1b[?1049l" in after  # back from the alternate screen
+    assert b"\x1b[?1000l" in after  # the mouse no longer reported
+    assert b"\x1b[?25h" in after  # the cursor shown again
