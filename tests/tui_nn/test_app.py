@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,18 @@ async def test_status_line_never_wraps_and_keeps_the_loss(width: int) -> None:
         on_screen = [strip.text for strip in app.screen._compositor.render_strips()]
         assert on_screen[1].strip() == line.strip()
         assert "‖ paused  50 ep/frame  epoch 100/3,000" in on_screen[0]
+
+
+@pytest.mark.parametrize("width", [40, 44, 64])
+async def test_title_bar_drops_the_speed_before_the_epoch(width: int) -> None:
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=(width, 12)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        top = app.screen._compositor.render_strips()[0].text
+        assert len(top) == width
+        assert re.search(r" epoch 1(/3,000)? $", top), top  # whole, never cut off
+        assert top.startswith(" tui-nn ") and "paused" in top
 
 
 async def test_r_resets_to_the_initial_weights() -> None:
