@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, resolve
+from tui_nn.contrast import make_variables_readable
 from tui_nn.keymap import default_keymap_path, load_keymap
 from tui_nn.screens.dialogs import ErrorDialog, GoToDialog, SaveDialog
 from tui_nn.screens.help import HelpScreen
@@ -93,6 +94,11 @@ class TuiNN(App[int]):
 
     def on_unmount(self) -> None:
         self._restore_signals()
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()  # also kept as self.theme_variables
+        make_variables_readable(variables)  # the footer's keys on light themes
+        return variables
 
     def get_default_screen(self) -> Screen[None]:
         return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps, story=self.story)
