@@ -8,12 +8,14 @@ file.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from engine import files
 from tui_nn import __version__
 from tui_nn.cli import main
 
@@ -95,6 +97,24 @@ def test_outputs_are_never_written_through_links_or_into_fifos(option: str, tmp_
         assert f"{target}: cannot write" in done.stderr and kind in done.stderr
     assert victim.read_text() == "precious" and link.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "out", "victim"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_a_save_leaves_no_temporary_file(
+    signum: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill PID` while the weights are being written: exit 128 + signal, and neither the
+    target nor a `.NAME.tui-nn-PID-RANDOM.tmp` is left behind."""
+
+    def signalled(fd: int) -> None:  # the real signal, at the worst moment: mid-write
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(files.os, "fsync", signalled)
+    before = signal.getsignal(signum)
+    target = tmp_path / "w.safetensors"
+    assert main(["run", "xor", "--epochs", "1", "--quiet", "--save", str(target)]) == 128 + signum
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signum) is before  # main() put the previous handler back
 
 
 def test_a_name_too_long_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
