@@ -152,6 +152,28 @@ async def test_title_bar_drops_the_speed_before_the_epoch(width: int) -> None:
         assert top.startswith(" tui-nn ") and "paused" in top
 
 
+async def test_every_panel_shows_the_epoch_of_one_snapshot_while_training() -> None:
+    """At 220x60 the status line and the Loss panel once showed 1,440 and 1,420 in one frame:
+    every frame now hands one snapshot to all of them, the title bar included."""
+    app = TuiNN(Session.from_file(shipped_dir() / "moons-poison.toml"), story=False)
+    async with app.run_test(size=(220, 60)) as pilot:
+        screen = trainer(app)
+        frames: list[set[int]] = []
+        redraw = screen.redraw
+
+        def redraw_and_record() -> None:
+            redraw()
+            shown = [p.snapshot for p in (*screen.panels, app.query_one(StatusLine))]
+            frames.append({s.epoch for s in shown if s is not None})
+            frames[-1].add(app.query_one(TitleBar).epoch)
+
+        screen.redraw = redraw_and_record  # type: ignore[method-assign]
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(frames) >= 6 and max(max(f) for f in frames) > 0)
+        await pilot.press("space")
+        assert all(len(epochs) == 1 for epochs in frames), frames
+
+
 async def test_r_resets_to_the_initial_weights() -> None:
     app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
