@@ -158,6 +158,37 @@ async def test_a_fifo_in_the_folder_does_not_freeze_the_picker(
         assert isinstance(app.screen, MainScreen)
 
 
+CONTROL = {chr(c) for c in range(32) if chr(c) != "\n"} | {"\x7f", "\x9b", "\u202e"}
+"""Characters that must never reach the terminal from a file (the rows are joined by newlines)."""
+
+
+def screen_text(app: TuiNN) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_file_names_reach_the_screen_neutralised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names of files in the folder, in the picker, its path line, the caption and an error
+    dialog: an escape sequence in a name is drawn as '?', never sent to the terminal."""
+    (tmp_path / "evil\x1b]0;owned\x07.toml").write_text('title = "fine"\n')
+    (tmp_path / "worse\x1b[2J\u202e.toml").write_text("[training]\nlearning_rat = 1\n")
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("o", "end", "up")  # onto the first file of the folder
+        await pilot.pause()
+        assert "evil?]0;owned?.toml" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.trainer.session.scenario.title == "fine"
+        assert not CONTROL & set(screen_text(app))
+        await pilot.press("o", "end", "enter")
+        await pilot.pause()
+        assert "worse?[2J?.toml is not a valid scenario" in screen_text(app)
+        assert not CONTROL & set(screen_text(app))
+
+
 def test_an_unknown_theme_is_refused_with_a_suggestion() -> None:
     with pytest.raises(
         UnknownTheme, match="no theme 'textual-lite' \\(did you mean 'textual-light'"
