@@ -140,6 +140,16 @@ async def test_status_line_never_wraps_and_keeps_the_loss(width: int) -> None:
         assert "‖ paused  50 ep/frame  epoch 100/3,000" in on_screen[0]
 
 
+@pytest.mark.parametrize(("name", "tests"), [("xor", 0), ("moons", 1)])
+async def test_status_line_names_the_test_set_once_or_not_at_all(name: str, tests: int) -> None:
+    """It once read 'loss 1.034 test -- acc -- test --' before the first epoch."""
+    app = TuiNN(Session.from_file(shipped_dir() / f"{name}.toml"), story=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        line = app.query_one(StatusLine).plain
+        assert line.count("test") == tests and "--" not in line, line
+
+
 @pytest.mark.parametrize("width", [40, 44, 64])
 async def test_title_bar_drops_the_speed_before_the_epoch(width: int) -> None:
     app = TuiNN(Session.from_file(MOONS), story=False)
