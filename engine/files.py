@@ -227,7 +227,7 @@ def check_writable_target(path: PathLike) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise FileRefused(f"cannot write ({_os_reason(exc)})") from None
+        raise FileRefused(_os_reason(exc)) from None  # callers say "cannot write ..."
     if not stat.S_ISREG(info.st_mode):
         raise FileRefused(f"is {_kind(info.st_mode)}, expected a regular file to replace")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -18,12 +18,14 @@ from textual.screen import Screen
 
 from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, resolve
+from tui_nn.contrast import make_variables_readable
 from tui_nn.keymap import default_keymap_path, load_keymap
 from tui_nn.screens.dialogs import ErrorDialog, GoToDialog, SaveDialog
 from tui_nn.screens.help import HelpScreen
 from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.picker import PickerScreen
+from tui_nn.signals import end_on_signals
 from tui_nn.web_driver import ServedDriver
 from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
@@ -72,6 +74,7 @@ class TuiNN(App[int]):
         super().__init__()
         self.user_keymap = dict(keymap or {})
         """Binding id -> keys from the user's keymap file (see ``tui_nn.keymap``)."""
+        self._restore_signals: Callable[[], None] = lambda: None
         if session is None:  # `textual run tui_nn.app:TuiNN` and friends: the default scenario
             session = Session.from_file(resolve(DEFAULT_SCENARIO))
         self.session = session
@@ -94,6 +97,15 @@ class TuiNN(App[int]):
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
+        self._restore_signals = end_on_signals(self)
+
+    def on_unmount(self) -> None:
+        self._restore_signals()
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()  # also kept as self.theme_variables
+        make_variables_readable(variables)  # the footer's keys on light themes
+        return variables
 
     def get_default_screen(self) -> Screen[None]:
         return MainScreen(self.session, glyphs=self.glyphs, fps=self.fps, story=self.story)
@@ -119,8 +131,12 @@ class TuiNN(App[int]):
                 )
 
     async def action_quit(self) -> None:
+        await self.quit_with(0)
+
+    async def quit_with(self, status: int) -> None:
+        """Stop training, then end the app with this exit status (SIGTERM: 143)."""
         await self.trainer.stop_training()
-        self.exit(0)
+        self.exit(status, return_code=status)
 
 
 def set_color_system(mode: ColorMode) -> None:

@@ -233,7 +233,9 @@ def check_target(kind: str, target: Path) -> None:
         folder_ok = False
     if not folder_ok:
         raise CliError([f"{target}: cannot write {kind} (no such folder {target.parent})"])
-    if target.is_dir():
+    # os.path.isdir, not Path.is_dir: that raises for a name too long (ENAMETOOLONG), which
+    # check_writable_target then reports as one line like any other refusal.
+    if os.path.isdir(target):
         raise CliError([f"{target}: cannot write {kind} (is a folder, expected a file name)"])
     try:
         check_writable_target(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,50 @@ async def test_status_line_never_wraps_and_keeps_the_loss(width: int) -> None:
         on_screen = [strip.text for strip in app.screen._compositor.render_strips()]
         assert on_screen[1].strip() == line.strip()
         assert "‖ paused  50 ep/frame  epoch 100/3,000" in on_screen[0]
+
+
+@pytest.mark.parametrize(("name", "tests"), [("xor", 0), ("moons", 1)])
+async def test_status_line_names_the_test_set_once_or_not_at_all(name: str, tests: int) -> None:
+    """It once read 'loss 1.034 test -- acc -- test --' before the first epoch."""
+    app = TuiNN(Session.from_file(shipped_dir() / f"{name}.toml"), story=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        line = app.query_one(StatusLine).plain
+        assert line.count("test") == tests and "--" not in line, line
+
+
+@pytest.mark.parametrize("width", [40, 44, 64])
+async def test_title_bar_drops_the_speed_before_the_epoch(width: int) -> None:
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=(width, 12)) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        top = app.screen._compositor.render_strips()[0].text
+        assert len(top) == width
+        assert re.search(r" epoch 1(/3,000)? $", top), top  # whole, never cut off
+        assert top.startswith(" tui-nn ") and "paused" in top
+
+
+async def test_every_panel_shows_the_epoch_of_one_snapshot_while_training() -> None:
+    """At 220x60 the status line and the Loss panel once showed 1,440 and 1,420 in one frame:
+    every frame now hands one snapshot to all of them, the title bar included."""
+    app = TuiNN(Session.from_file(shipped_dir() / "moons-poison.toml"), story=False)
+    async with app.run_test(size=(220, 60)) as pilot:
+        screen = trainer(app)
+        frames: list[set[int]] = []
+        redraw = screen.redraw
+
+        def redraw_and_record() -> None:
+            redraw()
+            shown = [p.snapshot for p in (*screen.panels, app.query_one(StatusLine))]
+            frames.append({s.epoch for s in shown if s is not None})
+            frames[-1].add(app.query_one(TitleBar).epoch)
+
+        screen.redraw = redraw_and_record  # type: ignore[method-assign]
+        await pilot.press("space")
+        await wait_for(pilot, lambda: len(frames) >= 6 and max(max(f) for f in frames) > 0)
+        await pilot.press("space")
+        assert all(len(epochs) == 1 for epochs in frames), frames
 
 
 async def test_r_resets_to_the_initial_weights() -> None:

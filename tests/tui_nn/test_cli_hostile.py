@@ -8,12 +8,14 @@ file.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from engine import files
 from tui_nn import __version__
 from tui_nn.cli import main
 
@@ -97,11 +99,39 @@ def test_outputs_are_never_written_through_links_or_into_fifos(option: str, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "out", "victim"]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_a_save_leaves_no_temporary_file(
+    signum: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill PID` while the weights are being written: exit 128 + signal, and neither the
+    target nor a `.NAME.tui-nn-PID-RANDOM.tmp` is left behind."""
+
+    def signalled(fd: int) -> None:  # the real signal, at the worst moment: mid-write
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(files.os, "fsync", signalled)
+    before = signal.getsignal(signum)
+    target = tmp_path / "w.safetensors"
+    assert main(["run", "xor", "--epochs", "1", "--quiet", "--save", str(target)]) == 128 + signum
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signum) is before  # main() put the previous handler back
+
+
 def test_a_name_too_long_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "b" * 300 + ".toml"]) == 2
     assert capsys.readouterr().err.endswith(": cannot read (File name too long)\n")
     assert main(["run", "c" * 300]) == 2
     assert "no such file or shipped scenario" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "kind"), [("--json", "report"), ("--save", "weights")])
+def test_an_output_name_too_long_is_one_line(
+    option: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ("d" * 300 + ".out")
+    assert main(["run", "xor", "--epochs", "1", "--quiet", option, str(target)]) == 2
+    assert capsys.readouterr().err == f"{target}: cannot write {kind} (File name too long)\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_folder_named_like_a_shipped_scenario_does_not_hide_it(

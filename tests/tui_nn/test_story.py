@@ -61,6 +61,7 @@ async def test_the_story_card_opens_with_the_scenario_and_any_key_closes_it(name
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, StoryCard)
+        await pilot.pause()  # the card's first layout and paint are messages of their own
         text = " ".join(screen_text(app).split())
         session = app.trainer.session
         first_words = " ".join(session.scenario.description.split()[:6])

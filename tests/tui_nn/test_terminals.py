@@ -1,12 +1,18 @@
 """The trainer in odd terminals and with odd files: themes, 256 colours, fast keys, Ctrl+C, the
-footer's last column, large screens, markup in titles, a FIFO next to the scenarios."""
+footer's last column, large screens, markup in titles, a FIFO next to the scenarios, SIGTERM."""
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -154,6 +160,37 @@ async def test_a_fifo_in_the_folder_does_not_freeze_the_picker(
         assert isinstance(app.screen, MainScreen)
 
 
+CONTROL = {chr(c) for c in range(32) if chr(c) != "\n"} | {"\x7f", "\x9b", "\u202e"}
+"""Characters that must never reach the terminal from a file (the rows are joined by newlines)."""
+
+
+def screen_text(app: TuiNN) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_file_names_reach_the_screen_neutralised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names of files in the folder, in the picker, its path line, the caption and an error
+    dialog: an escape sequence in a name is drawn as '?', never sent to the terminal."""
+    (tmp_path / "evil\x1b]0;owned\x07.toml").write_text('title = "fine"\n')
+    (tmp_path / "worse\x1b[2J\u202e.toml").write_text("[training]\nlearning_rat = 1\n")
+    monkeypatch.chdir(tmp_path)
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("o", "end", "up")  # onto the first file of the folder
+        await pilot.pause()
+        assert "evil?]0;owned?.toml" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.trainer.session.scenario.title == "fine"
+        assert not CONTROL & set(screen_text(app))
+        await pilot.press("o", "end", "enter")
+        await pilot.pause()
+        assert "worse?[2J?.toml is not a valid scenario" in screen_text(app)
+        assert not CONTROL & set(screen_text(app))
+
+
 def test_an_unknown_theme_is_refused_with_a_suggestion() -> None:
     with pytest.raises(
         UnknownTheme, match="no theme 'textual-lite' \\(did you mean 'textual-light'"
@@ -192,3 +229,50 @@ async def test_textual_run_can_build_the_app_without_arguments() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("escape")
         assert app.trainer.session.scenario.name == "moons"
+
+
+def read_terminal(controller: int, until: bytes | None, limit: float = 60) -> bytes:
+    """What the program writes to its terminal: up to ``until``, or everything until it closes."""
+    out, deadline = b"", time.monotonic() + limit
+    while until is None or until not in out:
+        left = deadline - time.monotonic()
+        assert left > 0, f"gave up waiting; last output {out[-200:]!r}"
+        ready, _, _ = select.select([controller], [], [], left)
+        try:
+            chunk = os.read(controller, 1 << 16) if ready else b""
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            break
+        if ready and not chunk:
+            break
+        out += chunk
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_give_the_terminal_back(signum: int) -> None:
+    """`kill PID`: the trainer ends as on q, gives the terminal back (the main screen, no mouse
+    reports, a cursor) and exits 128 + the signal, as the headless commands do."""
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "tui_nn", "moons"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"},
+        start_new_session=True,  # its own controlling terminal, as in a real one
+    )
+    os.close(terminal)
+    try:
+        read_terminal(controller, b"i shows this again")  # the trainer and its story card
+        trainer.send_signal(signum)
+        after = read_terminal(controller, None)
+        assert trainer.wait(60) == 128 + signum
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+        os.close(controller)
+    assert b"\x1b[?1049l" in after  # back from the alternate screen
+    assert b"\x1b[?1000l" in after  # the mouse no longer reported
+    assert b"\x1b[?25h" in after  # the cursor shown again

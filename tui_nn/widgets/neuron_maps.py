@@ -179,7 +179,7 @@ class NeuronMaps(Panel):
 
     def _hatch(self, layout: Layout, base: Style) -> list[list[Segment]]:
         """A dead unit's map: a uniform hatched block the size of every other map."""
-        style = base + text_style(self, "neuron-maps--hatch")
+        style = base + text_style(self, "neuron-maps--hatch", pattern=True)
         line = [Segment(("/" if self.glyphs else "╱") * layout.width, style)]
         return [line] * layout.lines
 

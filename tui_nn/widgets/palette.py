@@ -28,6 +28,7 @@ from rich.style import Style
 from textual.color import Color, Gradient, Lab, rgb_to_lab
 from textual.theme import BUILTIN_THEMES, Theme
 
+from tui_nn.contrast import readable_rich
 from tui_nn.plane import CLASSES_SHOWN, COLOURS, LEVELS
 
 if TYPE_CHECKING:
@@ -380,18 +381,19 @@ def default_palette(mode: ColorMode = "truecolor") -> Palette:
     return _palettes[key]
 
 
-def text_style(widget: Widget, component: str) -> Style:
+def text_style(widget: Widget, component: str, *, pattern: bool = False) -> Style:
     """A component class's style for text drawn on the widget (the Line API's labels).
 
     Textual's partial component styles cannot resolve 'auto' and translucent colours (``$text``,
     ``$text-muted``) without a background, and give white: white labels on a light theme. This
-    resolves them against the widget's own background, and keeps a background only where the
-    component sets one.
+    resolves them against the widget's own background, keeps a background only where the
+    component sets one, and makes the colour readable there (``tui_nn.contrast``) unless it is
+    a ``pattern`` meant to stay faint (a dead neuron's hatching), not text.
     """
     full = widget.get_component_rich_style(component)
     partial = widget.get_component_rich_style(component, partial=True)
     return Style(
-        color=full.color,
+        color=full.color if pattern else readable_rich(full.color, full.bgcolor),
         bgcolor=full.bgcolor if partial.bgcolor is not None else None,
         bold=full.bold,
         dim=full.dim,

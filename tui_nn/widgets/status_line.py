@@ -99,29 +99,36 @@ class TitleBar(Widget):
         def style(name: str) -> Style:
             return text_style(self, f"title-bar--{name}")
 
-        right = Text()
+        # The right side in parts, dropped from the least important when the bar is narrow:
+        # the speed first, then the epoch count's end, then the run state; the epoch stays.
+        state, speed, count = Text(), Text(), Text()
         if self.running:
-            right.append("▸ running", style("running"))
+            state.append("▸ running", style("running"))
             rate = self.epochs_per_second
-            right.append("  ")
-            right.append("—" if rate is None else f"{rate:,.0f}", style("title"))
-            right.append(" ep/s", style("muted"))
+            speed.append("  ")
+            speed.append("—" if rate is None else f"{rate:,.0f}", style("title"))
+            speed.append(" ep/s", style("muted"))
         elif self.head > self.epoch:
-            right.append("◂ looking back", style("paused"))
+            state.append("◂ looking back", style("paused"))
         else:
-            right.append("‖ paused", style("paused"))
-            right.append("  ")
-            right.append(f"{self.epochs_per_frame:,}", style("title"))
-            right.append(" ep/frame", style("muted"))
-        right.append("  ")
-        right.append("epoch ", style("muted"))
-        right.append(f"{self.epoch:,}", style("title"))
+            state.append("‖ paused", style("paused"))
+            speed.append("  ")
+            speed.append(f"{self.epochs_per_frame:,}", style("title"))
+            speed.append(" ep/frame", style("muted"))
+        epoch = Text("  ")
+        epoch.append("epoch ", style("muted"))
+        epoch.append(f"{self.epoch:,}", style("title"))
         if self.head > self.epoch:
-            right.append(" ")
-            right.append(f"of {self.head:,}", style("muted"))
+            count.append(" ")
+            count.append(f"of {self.head:,}", style("muted"))
         elif self.target:
-            right.append(f"/{self.target:,}", style("muted"))
-        right.append(" ")
+            count.append(f"/{self.target:,}", style("muted"))
+        forms = [(state, speed, epoch, count), (state, epoch, count), (state, epoch), (epoch,)]
+        right = Text()
+        for parts in forms:
+            right = Text.assemble(*parts, " ")
+            if len(right) + len(" tui-nn ") <= self.size.width:
+                break
         left = Text(" tui-nn ", style("app"))
         room = self.size.width - len(left) - len(right) - 1
         if room > 3:
