@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from typing import ClassVar, cast
 
@@ -28,7 +27,7 @@ from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import plain
-from tui_nn.training import SPEEDS, SpeedMeter, train_loop
+from tui_nn.training import SPEEDS, FramePacer, SpeedMeter, train_loop
 from tui_nn.widgets.architecture_view import ArchitectureView
 from tui_nn.widgets.boundary_map import BoundaryMap, MapView, map_views, opening_view
 from tui_nn.widgets.caption_bar import CaptionBar, CaptionKind
@@ -159,7 +158,9 @@ class MainScreen(LabScreen):
         self._worker_done = threading.Event()
         self._worker_done.set()
         self._meter = SpeedMeter()
-        self._last_draw = 0.0
+        self.pacer = FramePacer(fps)
+        """When frames may be drawn while training runs (the terminal's backlog is read once
+        the app runs)."""
         self._draw_pending = False
         self._moments_shown = 0
         self._redrawing_stale = False
@@ -184,6 +185,9 @@ class MainScreen(LabScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        output = getattr(self.app, "output", None)
+        if output is not None:
+            self.pacer.backlog = lambda: output.backlog
         for pane, _, title in PANES:
             widget = self.query_one(f"#{pane}")
             widget.border_title = title
@@ -341,7 +345,7 @@ class MainScreen(LabScreen):
         """Take one snapshot and hand it to every visible panel and the status lines."""
         if not self.is_mounted or self.has_class("-tiny"):
             return
-        self._last_draw = time.perf_counter()
+        self.pacer.drawn()
         self._draw_pending = False
         self.frames_drawn += 1
         session = self.session
@@ -433,12 +437,17 @@ class MainScreen(LabScreen):
             self.fork_note()
         eps = self._meter.add(message.epoch)
         self.query_one(TitleBar).set(epochs_per_second=eps)
-        wait = 1.0 / self.fps - (time.perf_counter() - self._last_draw)
+        if not self._draw_pending:
+            self._paced_redraw()
+
+    def _paced_redraw(self) -> None:
+        """Draw now if the frame cap and the terminal allow, else once they do."""
+        wait = self.pacer.wait()
         if wait <= 0:
             self.redraw()
-        elif not self._draw_pending:
+        else:
             self._draw_pending = True
-            self.set_timer(wait, self.redraw)
+            self.set_timer(wait, self._paced_redraw)
 
     async def on_training_stopped(self, message: TrainingStopped) -> None:
         await self.stop_training()
