@@ -1,6 +1,6 @@
 """Continuous training in a thread, paced so the interface stays responsive.
 
-The worker trains in chunks short enough (~30 ms) that the interface thread, which needs the
+The worker trains in chunks short enough (~10 ms) that the interface thread, which needs the
 session's lock to take a snapshot, never waits long. Each frame it trains for at most
 TRAIN_SHARE of the frame, posts one progress message, and sleeps out the rest, so the redraw
 runs while nothing competes for the lock or the interpreter: slow speeds stay watchable, and at
@@ -21,10 +21,13 @@ from textual.worker import get_current_worker
 from engine.session import Session
 from tui_nn.messages import TrainingProgress, TrainingStopped
 
-CHUNK_SECONDS = 0.03
-"""Longest the worker holds the session's lock in one call to step()."""
+CHUNK_SECONDS = 0.01
+"""Longest the worker holds the session's lock in one call to step(): a key that needs the
+session (a snapshot to draw) waits at most this long for it."""
 TRAIN_SHARE = 0.6
 """Share of each frame spent training at top speed; the rest is left to drawing."""
+HOLD_POLL = 0.005
+"""Seconds between looks at whether the interface still needs the interpreter."""
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 """Epochs per frame that `+` and `-` step through."""
 DEFAULT_SPEED = 20
@@ -49,6 +52,7 @@ def train_loop(
     post: Callable[[Message], object],
     done: threading.Event,
     pause_at: int | None = None,
+    hold: Callable[[], bool] | None = None,
 ) -> None:
     """Body of the training worker: train until cancelled, or until it should pause.
 
@@ -62,6 +66,8 @@ def train_loop(
         post: Sends a message to the interface thread (thread-safe).
         done: Set when the loop has returned, so the caller can wait for the thread itself.
         pause_at: Stop at this epoch (the scenario's training.epochs), or None.
+        hold: While it returns True the worker trains nothing (a key is being answered: the
+            interface thread then has the interpreter to itself).
     """
     worker = get_current_worker()
     per_epoch = 1e-4
@@ -72,6 +78,8 @@ def train_loop(
             start = time.perf_counter()
             target, trained = epochs_per_frame(), 0
             while trained < target and not worker.is_cancelled:
+                while hold is not None and hold() and not worker.is_cancelled:
+                    worker.cancelled_event.wait(HOLD_POLL)
                 left = budget - (time.perf_counter() - start)
                 chunk = max(1, min(target - trained, int(min(CHUNK_SECONDS, left) / per_epoch)))
                 if pause_at is not None:

@@ -184,3 +184,40 @@ def _read_all(fd: int) -> None:
     while os.read(fd, 1 << 16):
         pass
     os.close(fd)
+
+
+async def test_an_expensive_panel_redraws_at_its_own_pace_while_training(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tui_nn.widgets import panel
+    from tui_nn.widgets.architecture_view import ArchitectureView
+
+    now = [100.0]
+    monkeypatch.setattr(panel, "clock", lambda: now[0])
+    session = Session.from_file(shipped_dir() / "moons.toml")
+    app = TuiNN(session, story=False)
+    async with app.run_test(size=(120, 40)):
+        view = app.trainer.query_one(ArchitectureView)
+        real_draw = view.draw
+
+        def slow_draw(snapshot) -> None:  # a draw that takes 50 ms of the panels' clock
+            now[0] += 0.05
+            real_draw(snapshot)
+
+        monkeypatch.setattr(view, "draw", slow_draw)
+        session.step(1)
+        view.show(session.snapshot(), paced=True)
+        drawn = view.draws
+        session.step(1)
+        view.show(session.snapshot(), paced=True)  # new data, 0 s later: waits its turn
+        assert view.draws == drawn
+        view.show(session.snapshot(), paced=False)  # paused: draws at once
+        assert view.draws == drawn + 1
+        session.step(1)
+        view.select((0, 0, None))  # a view change draws at once, paced or not
+        view.show(session.snapshot(), paced=True)
+        assert view.draws == drawn + 2
+        session.step(1)
+        now[0] += 0.5  # ten times its draw time later: its turn again
+        view.show(session.snapshot(), paced=True)
+        assert view.draws == drawn + 3

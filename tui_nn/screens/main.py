@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import ClassVar, cast
 
@@ -12,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
@@ -47,6 +48,9 @@ WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
 LARGE = (150, 45)
 """From this size the neuron maps get more room and the network panel less."""
+KEY_HOLD = 0.15
+"""Seconds training pauses after a key, so the screen answers the key first (at top speed
+the trainer and the interface otherwise share the interpreter)."""
 TINY = (40, 12)
 """Below this size the screen asks for more room instead of drawing panels."""
 PANES = (
@@ -164,6 +168,7 @@ class MainScreen(LabScreen):
         self._draw_pending = False
         self._moments_shown = 0
         self._redrawing_stale = False
+        self._answering_until = 0.0
 
     # -- layout ------------------------------------------------------------------------
 
@@ -199,6 +204,10 @@ class MainScreen(LabScreen):
         self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
         # The plane's colours come from the theme: a new theme redraws every panel.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+
+    def on_key(self, event: Key) -> None:
+        """A key: training holds off for a moment, so the answer is drawn at once."""
+        self._answering_until = time.perf_counter() + KEY_HOLD
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -342,7 +351,10 @@ class MainScreen(LabScreen):
     # -- drawing -----------------------------------------------------------------------
 
     def redraw(self) -> None:
-        """Take one snapshot and hand it to every visible panel and the status lines."""
+        """Take one snapshot and hand it to every visible panel and the status lines.
+
+        While training runs, expensive panels redraw at their own pace (``Panel.show``).
+        """
         if not self.is_mounted or self.has_class("-tiny"):
             return
         self.pacer.drawn()
@@ -360,7 +372,7 @@ class MainScreen(LabScreen):
         for panel in self.panels:
             pane = panel.parent if panel is self.boundary else panel
             if wide or (pane is not None and pane.has_class("-active")):
-                panel.show(snapshot)
+                panel.show(snapshot, paced=self.running)
         chart = getattr(self.app.screen, "show_snapshot", None)
         if chart is not None:  # the loss chart, open over the trainer
             chart(snapshot)
@@ -514,7 +526,13 @@ class MainScreen(LabScreen):
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
         train_loop(
-            session, lambda: self.epochs_per_frame, self.fps, self.post_message, done, pause_at
+            session,
+            lambda: self.epochs_per_frame,
+            self.fps,
+            self.post_message,
+            done,
+            pause_at,
+            hold=lambda: time.perf_counter() < self._answering_until,
         )
 
     async def stop_training(self) -> None:

@@ -106,6 +106,9 @@ class TitleBar(Widget):
             right.append("  ")
             right.append("—" if rate is None else f"{rate:,.0f}", style("title"))
             right.append(" ep/s", style("muted"))
+            right.append("  ")
+            right.append(f"{self.epochs_per_frame:,}", style("title"))
+            right.append(" ep/frame", style("muted"))  # so + and - answer while running
         elif self.head > self.epoch:
             right.append("◂ looking back", style("paused"))
         else:
