@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 from textual import constants
 from textual.app import App, SystemCommand
@@ -26,6 +26,8 @@ from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.picker import PickerScreen
 from tui_nn.signals import end_on_signals
+from tui_nn.terminal import MeteredFile, metered, remote
+from tui_nn.training import default_fps
 from tui_nn.web_driver import ServedDriver
 from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
@@ -49,7 +51,7 @@ class TuiNN(App[int]):
             when not given, so `textual run tui_nn.app:TuiNN` works.
         glyphs: Start in ASCII mode (no colour shading); by default when the terminal shows
             16 colours or none (Rich's detection, as Textual draws with it).
-        fps: Most redraws per second.
+        fps: Most redraws per second (by default 15, or 8 over SSH: ``default_fps``).
         story: Show the scenario's story card when it opens.
     """
 
@@ -67,7 +69,7 @@ class TuiNN(App[int]):
         session: Session | None = None,
         *,
         glyphs: bool | None = None,
-        fps: float = 15,
+        fps: float | None = None,
         story: bool = True,
         keymap: Mapping[str, str] | None = None,
     ) -> None:
@@ -85,14 +87,24 @@ class TuiNN(App[int]):
         """What the terminal shows: 'truecolor', '256', '16' or 'none'."""
         self.glyphs = uses_glyphs(self.color_mode) if glyphs is None else glyphs
         """Whether the trainer starts in ASCII mode."""
-        self.fps = max(1.0, fps)
+        self.fps = max(1.0, fps if fps is not None else default_fps(remote()))
         """Most redraws per second."""
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
         if issubclass(driver, WebDriver):  # `tui-nn serve`: end with the server
             return ServedDriver
-        return driver
+        return metered(driver)
+
+    @property
+    def output(self) -> MeteredFile | None:
+        """The terminal's output, diffed and counted (None without a terminal: headless, web)."""
+        return cast(MeteredFile | None, getattr(self._driver, "output", None))
+
+    def on_resize(self) -> None:
+        forget = getattr(self._driver, "forget_screen", None)
+        if forget is not None:  # the terminal may have redrawn itself: send every cell again
+            forget()
 
     def on_mount(self) -> None:
         if self.user_keymap:
@@ -182,7 +194,7 @@ def run_app(
     *,
     color: ColorOption = "auto",
     mouse: bool = True,
-    fps: float = 15,
+    fps: float | None = None,
     keymap: Path | None = None,
     theme: str | None = None,
 ) -> int:
@@ -193,7 +205,8 @@ def run_app(
         color: 'auto' (from NO_COLOR, COLORTERM, TERM), 'truecolor', '256', '16' or 'none'.
             16 colours and none draw the plane with glyphs (ASCII mode).
         mouse: Whether the app takes the mouse (off: the terminal keeps text selection).
-        fps: Most redraws per second.
+        fps: Most redraws per second (None: 15, or 8 when ``SSH_CONNECTION`` says the
+            terminal is remote).
         keymap: A keymap file; by default the one in the user's configuration folder, if any.
         theme: A Textual theme to start with (the map's colours follow it).
 

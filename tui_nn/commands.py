@@ -112,7 +112,10 @@ def app_parser() -> argparse.ArgumentParser:
         help="remap keys by binding id (default: ~/.config/tui-nn/keymap.toml if it exists)",
     )
     parser.add_argument(
-        "--fps", type=_fps, default=15.0, help="screen updates per second while training (1..60)"
+        "--fps",
+        type=_fps,
+        default=None,
+        help="most screen updates per second while training (1..60; default 15, over SSH 8)",
     )
     return parser
 

@@ -1,6 +1,6 @@
 """Continuous training in a thread, paced so the interface stays responsive.
 
-The worker trains in chunks short enough (~30 ms) that the interface thread, which needs the
+The worker trains in chunks short enough (~10 ms) that the interface thread, which needs the
 session's lock to take a snapshot, never waits long. Each frame it trains for at most
 TRAIN_SHARE of the frame, posts one progress message, and sleeps out the rest, so the redraw
 runs while nothing competes for the lock or the interpreter: slow speeds stay watchable, and at
@@ -9,6 +9,7 @@ top speed the screen still keeps its frame rate.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -20,14 +21,28 @@ from textual.worker import get_current_worker
 from engine.session import Session
 from tui_nn.messages import TrainingProgress, TrainingStopped
 
-CHUNK_SECONDS = 0.03
-"""Longest the worker holds the session's lock in one call to step()."""
+CHUNK_SECONDS = 0.01
+"""Longest the worker holds the session's lock in one call to step(): a key that needs the
+session (a snapshot to draw) waits at most this long for it."""
 TRAIN_SHARE = 0.6
 """Share of each frame spent training at top speed; the rest is left to drawing."""
+HOLD_POLL = 0.005
+"""Seconds between looks at whether the interface still needs the interpreter."""
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 """Epochs per frame that `+` and `-` step through."""
 DEFAULT_SPEED = 20
 """Epochs per frame at start: a baseline scenario converges in a few seconds of watching."""
+LOCAL_FPS = 15.0
+"""Frames per second at most, by default, on a terminal of this machine."""
+REMOTE_FPS = 8.0
+"""Frames per second at most, by default, over SSH: about half the bytes of LOCAL_FPS."""
+SLOWEST_FRAME = 1.0
+"""Longest wait between frames while the terminal lags behind (seconds)."""
+
+
+def default_fps(remote: bool) -> float:
+    """The frame cap when ``--fps`` is not given: lower when the terminal is remote."""
+    return REMOTE_FPS if remote else LOCAL_FPS
 
 
 def train_loop(
@@ -37,6 +52,7 @@ def train_loop(
     post: Callable[[Message], object],
     done: threading.Event,
     pause_at: int | None = None,
+    hold: Callable[[], bool] | None = None,
 ) -> None:
     """Body of the training worker: train until cancelled, or until it should pause.
 
@@ -50,6 +66,8 @@ def train_loop(
         post: Sends a message to the interface thread (thread-safe).
         done: Set when the loop has returned, so the caller can wait for the thread itself.
         pause_at: Stop at this epoch (the scenario's training.epochs), or None.
+        hold: While it returns True the worker trains nothing (a key is being answered: the
+            interface thread then has the interpreter to itself).
     """
     worker = get_current_worker()
     per_epoch = 1e-4
@@ -60,6 +78,8 @@ def train_loop(
             start = time.perf_counter()
             target, trained = epochs_per_frame(), 0
             while trained < target and not worker.is_cancelled:
+                while hold is not None and hold() and not worker.is_cancelled:
+                    worker.cancelled_event.wait(HOLD_POLL)
                 left = budget - (time.perf_counter() - start)
                 chunk = max(1, min(target - trained, int(min(CHUNK_SECONDS, left) / per_epoch)))
                 if pause_at is not None:
@@ -87,6 +107,47 @@ def train_loop(
                 worker.cancelled_event.wait(rest)
     finally:
         done.set()
+
+
+class FramePacer:
+    """When the next frame may be drawn: at most ``fps`` a second, and less while the terminal
+    has not taken the last frames yet (a slow link), coming back as it catches up.
+
+    Args:
+        fps: The frame cap.
+        backlog: Characters handed to the terminal that it has not taken yet (None: no
+            terminal to wait for, as in tests and the web view).
+    """
+
+    def __init__(self, fps: float, backlog: Callable[[], int] | None = None) -> None:
+        self.fps = max(1.0, fps)
+        """The frame cap."""
+        self.interval = 1.0 / self.fps
+        """Seconds between frames now: 1/fps, longer after the terminal fell behind."""
+        self.backlog = backlog
+        self.stalls = 0
+        """Frames put off because the terminal was behind (for tests and benchmarks)."""
+        self.last = -math.inf
+        """When the last frame was drawn (time.perf_counter)."""
+
+    def wait(self, now: float | None = None) -> float:
+        """Seconds until the next frame may be drawn (0: now).
+
+        A frame asked for while the terminal still holds part of an earlier one is put off,
+        and the interval doubles (up to SLOWEST_FRAME); each frame the terminal kept up with
+        brings it back towards 1/fps.
+        """
+        now = time.perf_counter() if now is None else now
+        if self.backlog is not None and self.backlog() > 0:
+            self.stalls += 1
+            self.interval = min(SLOWEST_FRAME, 2 * self.interval)
+            return self.interval
+        return max(0.0, self.last + self.interval - now)
+
+    def drawn(self, now: float | None = None) -> None:
+        """A frame was drawn now."""
+        self.last = time.perf_counter() if now is None else now
+        self.interval = max(1.0 / self.fps, 0.8 * self.interval)
 
 
 class SpeedMeter:

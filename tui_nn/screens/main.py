@@ -13,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.events import Resize
+from textual.events import Key, Resize
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
@@ -28,7 +28,7 @@ from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import plain
-from tui_nn.training import SPEEDS, SpeedMeter, train_loop
+from tui_nn.training import SPEEDS, FramePacer, SpeedMeter, train_loop
 from tui_nn.widgets.architecture_view import ArchitectureView
 from tui_nn.widgets.boundary_map import BoundaryMap, MapView, map_views, opening_view
 from tui_nn.widgets.caption_bar import CaptionBar, CaptionKind
@@ -48,6 +48,9 @@ WIDE = (110, 32)
 """Smallest (columns, rows) at which every panel is shown at once instead of behind tabs."""
 LARGE = (150, 45)
 """From this size the neuron maps get more room and the network panel less."""
+KEY_HOLD = 0.15
+"""Seconds training pauses after a key, so the screen answers the key first (at top speed
+the trainer and the interface otherwise share the interpreter)."""
 TINY = (40, 12)
 """Below this size the screen asks for more room instead of drawing panels."""
 PANES = (
@@ -159,10 +162,13 @@ class MainScreen(LabScreen):
         self._worker_done = threading.Event()
         self._worker_done.set()
         self._meter = SpeedMeter()
-        self._last_draw = 0.0
+        self.pacer = FramePacer(fps)
+        """When frames may be drawn while training runs (the terminal's backlog is read once
+        the app runs)."""
         self._draw_pending = False
         self._moments_shown = 0
         self._redrawing_stale = False
+        self._answering_until = 0.0
 
     # -- layout ------------------------------------------------------------------------
 
@@ -184,6 +190,9 @@ class MainScreen(LabScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        output = getattr(self.app, "output", None)
+        if output is not None:
+            self.pacer.backlog = lambda: output.backlog
         for pane, _, title in PANES:
             widget = self.query_one(f"#{pane}")
             widget.border_title = title
@@ -195,6 +204,10 @@ class MainScreen(LabScreen):
         self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
         # The plane's colours come from the theme: a new theme redraws every panel.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+
+    def on_key(self, event: Key) -> None:
+        """A key: training holds off for a moment, so the answer is drawn at once."""
+        self._answering_until = time.perf_counter() + KEY_HOLD
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -338,10 +351,13 @@ class MainScreen(LabScreen):
     # -- drawing -----------------------------------------------------------------------
 
     def redraw(self) -> None:
-        """Take one snapshot and hand it to every visible panel and the status lines."""
+        """Take one snapshot and hand it to every visible panel and the status lines.
+
+        While training runs, expensive panels redraw at their own pace (``Panel.show``).
+        """
         if not self.is_mounted or self.has_class("-tiny"):
             return
-        self._last_draw = time.perf_counter()
+        self.pacer.drawn()
         self._draw_pending = False
         self.frames_drawn += 1
         session = self.session
@@ -356,7 +372,7 @@ class MainScreen(LabScreen):
         for panel in self.panels:
             pane = panel.parent if panel is self.boundary else panel
             if wide or (pane is not None and pane.has_class("-active")):
-                panel.show(snapshot)
+                panel.show(snapshot, paced=self.running)
         chart = getattr(self.app.screen, "show_snapshot", None)
         if chart is not None:  # the loss chart, open over the trainer
             chart(snapshot)
@@ -433,12 +449,17 @@ class MainScreen(LabScreen):
             self.fork_note()
         eps = self._meter.add(message.epoch)
         self.query_one(TitleBar).set(epochs_per_second=eps)
-        wait = 1.0 / self.fps - (time.perf_counter() - self._last_draw)
+        if not self._draw_pending:
+            self._paced_redraw()
+
+    def _paced_redraw(self) -> None:
+        """Draw now if the frame cap and the terminal allow, else once they do."""
+        wait = self.pacer.wait()
         if wait <= 0:
             self.redraw()
-        elif not self._draw_pending:
+        else:
             self._draw_pending = True
-            self.set_timer(wait, self.redraw)
+            self.set_timer(wait, self._paced_redraw)
 
     async def on_training_stopped(self, message: TrainingStopped) -> None:
         await self.stop_training()
@@ -505,7 +526,13 @@ class MainScreen(LabScreen):
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, session: Session, done: threading.Event, pause_at: int | None) -> None:
         train_loop(
-            session, lambda: self.epochs_per_frame, self.fps, self.post_message, done, pause_at
+            session,
+            lambda: self.epochs_per_frame,
+            self.fps,
+            self.post_message,
+            done,
+            pause_at,
+            hold=lambda: time.perf_counter() < self._answering_until,
         )
 
     async def stop_training(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
 
 from textual.reactive import reactive
@@ -9,6 +10,13 @@ from textual.widget import Widget
 
 from engine.snapshot import Snapshot
 from tui_nn.widgets.palette import Palette, palette_for
+
+DRAW_SHARE = 0.1
+"""While training runs, the share of the time a panel may spend redrawing for new data."""
+
+
+clock = time.perf_counter
+"""The panels' clock (tests put their own)."""
 
 
 class Panel(Widget):
@@ -30,6 +38,8 @@ class Panel(Widget):
         self.draws = 0
         """How many times the panel redrew (for tests and benchmarks)."""
         self._shown: Hashable = None
+        self._drawn_at = -1e9
+        self._draw_seconds = 0.0
 
     @property
     def palette(self) -> Palette:
@@ -40,15 +50,32 @@ class Panel(Widget):
         """What besides the snapshot decides the picture; extend in subclasses."""
         return (self.glyphs,)
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Draw this snapshot, unless it and the view are what is already drawn."""
-        key = (snapshot.revision, snapshot.scenario, self.palette.key, self.view_key())
+    def show(self, snapshot: Snapshot, *, paced: bool = False) -> None:
+        """Draw this snapshot, unless it and the view are what is already drawn.
+
+        With ``paced`` (training runs), a panel whose view is unchanged and only whose data
+        moved on draws no more often than keeps its drawing to DRAW_SHARE of the time: an
+        expensive panel (a large network's weights) then lags a little behind the others
+        instead of delaying every frame and every key.
+        """
+        view = (snapshot.scenario, self.palette.key, self.view_key())
+        key = (snapshot.revision, view)
         if key == self._shown and self.snapshot is not None:
+            return
+        now = clock()
+        if (
+            paced
+            and self._shown is not None
+            and self._shown[1] == view  # type: ignore[index]
+            and now - self._drawn_at < self._draw_seconds / DRAW_SHARE
+        ):
             return
         self._shown = key
         self.snapshot = snapshot
         self.draws += 1
         self.draw(snapshot)
+        self._drawn_at = clock()
+        self._draw_seconds = self._drawn_at - now
 
     def invalidate(self) -> None:
         """Forget what is drawn: the next ``show`` draws whatever it is handed.

@@ -108,6 +108,9 @@ class TitleBar(Widget):
             speed.append("  ")
             speed.append("—" if rate is None else f"{rate:,.0f}", style("title"))
             speed.append(" ep/s", style("muted"))
+            speed.append("  ")
+            speed.append(f"{self.epochs_per_frame:,}", style("title"))
+            speed.append(" ep/frame", style("muted"))  # so + and - answer while running
         elif self.head > self.epoch:
             state.append("◂ looking back", style("paused"))
         else:
