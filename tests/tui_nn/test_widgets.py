@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -19,7 +20,12 @@ from engine.snapshot import Snapshot
 from tui_nn.plane import ASCII_CLASS_GLYPHS
 from tui_nn.screens.loss_chart import LossChart
 from tui_nn.story import histogram_text
-from tui_nn.widgets.architecture_view import ArchitectureView, architecture_text
+from tui_nn.widgets.architecture_view import (
+    DEFAULT_STYLES,
+    ArchitectureView,
+    architecture_text,
+    weight_cell,
+)
 from tui_nn.widgets.boundary_map import BoundaryMap
 from tui_nn.widgets.curve_plot import CurvePlot, trace
 from tui_nn.widgets.experiment_panel import NO_EXPERIMENT, ExperimentPanel
@@ -495,3 +501,25 @@ async def test_thumbnails_draw_only_on_change(monkeypatch: pytest.MonkeyPatch) -
         thumbs.show(s.snapshot(grid=GRID))
         await settle(pilot)
         assert builds == [60]
+
+
+def test_a_wide_layer_draws_each_weight_in_its_sign_s_colour_with_few_spans() -> None:
+    text = "[data]\nkind = 'spiral'\n[model]\nhidden = [32, 32]\n"
+    session = Session(parse_scenario(text, "wide.toml"))
+    layers = session.snapshot().runs[0].layers
+    drawn = architecture_text(layers, 80)
+    row = drawn.split("\n")[1]  # the first input's row of the 2 -> 32 layer
+    weights = layers[0].weight[0]
+    bias = layers[0].bias
+    assert bias is not None
+    scale = float(max(np.max(np.abs(layers[0].weight)), np.max(np.abs(bias))))
+    cells = row.plain.split()[1:]
+    assert len(cells) == len(weights) == 32
+    start = row.plain.index("x1") + 3
+    for j, w in enumerate(weights.tolist()):
+        glyph, style = weight_cell(w, scale, False, DEFAULT_STYLES)
+        assert row.plain[start + 2 * j] == glyph
+        assert row.get_style_at_offset(Console(), start + 2 * j).color == style.color
+    # Neighbouring weights of one sign share a span: fewer spans than weights.
+    runs = 1 + int(np.count_nonzero(np.diff(np.sign(weights)) != 0))
+    assert len(row.spans) == runs + 1  # and one for the row's muted base

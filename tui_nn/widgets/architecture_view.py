@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.events import Click, Resize
@@ -122,6 +122,41 @@ def _mark(style: Style, chosen: bool) -> Style:
     return style + SELECTED if chosen else style
 
 
+class _Line:
+    """One line of text built piece by piece, neighbouring pieces of one style in one span.
+
+    A 32x32 layer is a thousand cells: a span each made the panel slow to build and to render
+    (tens of milliseconds a frame); runs of one style cost a fraction of that.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.spans: list[Span] = []
+        self.length = 0
+        self._style: Style | None = None
+        self._start = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def append(self, piece: str, style: Style | None = None) -> None:
+        if style is not self._style and style != self._style:
+            self._close()
+            self._style, self._start = style, self.length
+        self.parts.append(piece)
+        self.length += len(piece)
+
+    def _close(self) -> None:
+        if self._style is not None and self.length > self._start:
+            self.spans.append(Span(self._start, self.length, self._style))
+
+    def text(self, style: Style | str = "") -> Text:
+        """The line as Rich text; ``style`` lies under every span (its base style)."""
+        self._close()
+        self._style = None
+        return Text("".join(self.parts), style=style, spans=self.spans)
+
+
 def _columns_block(
     layer: LayerView,
     index: int,
@@ -143,7 +178,9 @@ def _columns_block(
     lines: list[Text] = []
 
     def row(label: str, cells: Sequence[tuple[str, Style]], what: int | None) -> Text:
-        text = Text(label.rjust(label_width - 1) + " ", styles.muted)
+        text = _Line()
+        text.append(label.rjust(label_width - 1) + " ")
+        line = first_line + len(lines)
         for j, (glyph, style) in enumerate(cells):
             target: Selection = (index, j, what)
             start = len(text)
@@ -152,8 +189,8 @@ def _columns_block(
                 text.append(" " * gap, style)
             else:  # one span with its gap: renderers may drop a span's leading blanks
                 text.append(glyph.rjust(cell) + " " * gap, style)
-            hits.append((first_line + len(lines), start, start + cell, target))
-        return text
+            hits.append((line, start, start + cell, target))
+        return text.text(styles.muted)
 
     for r in range(layer.n_in):
         cells = [weight_cell(w, scale, glyphs, styles) for w in layer.weight[r].tolist()]
@@ -182,7 +219,8 @@ def _rows_block(
     for j in range(layer.n_out):
         line = first_line + len(lines)
         glyph, style = _status_cell(layer.status[j], glyphs, styles)
-        text = Text(" ")
+        text = _Line()
+        text.append(" ")
         hits.append((line, 1, 2, (index, j, None)))
         text.append(glyph, _mark(style, selected == (index, j, None)))
         text.append(" ")
@@ -195,7 +233,7 @@ def _rows_block(
             glyph, style = weight_cell(float(layer.bias[j]), scale, glyphs, styles)
             hits.append((line, len(text), len(text) + cell, (index, j, -1)))
             text.append(glyph, _mark(style, selected == (index, j, -1)))
-        lines.append(text)
+        lines.append(text.text())
     return lines
 
 
