@@ -239,3 +239,29 @@ async def test_the_side_channel_histogram_shows_only_where_the_scenario_asks() -
             await pilot.press("N")
             await pilot.pause()
             assert ("active units per input, by class" in screen_text(app)) is expected
+
+
+async def test_the_probe_reads_the_run_on_the_map() -> None:
+    app = open_app("moons-poison")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.trainer
+        session = screen.session
+        advance(session, 2000)
+        # The point of the plane where the clean and the poisoned run disagree most.
+        grid = [(x / 4, y / 4) for x in range(-8, 13) for y in range(-6, 9)]
+        gap = [abs(session.probe(*p, run=0)[0] - session.probe(*p, run=1)[0]) for p in grid]
+        x, y = grid[gap.index(max(gap))]
+        assert max(gap) > 0.5
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press(*f"{x}, {y}", "enter")  # typing replaces the selected text
+        await pilot.pause()
+        assert screen.boundary.probe == (x, y)
+        answers = set()
+        for _ in range(len(session.runs) + 1):
+            shown = screen.boundary.view.runs[0]
+            assert (screen.probe_output == session.probe(x, y, run=shown)).all()
+            answers.add(float(screen.probe_output[0]))
+            await pilot.press("t")
+            await pilot.pause()
+        assert len(answers) > 1  # the views did show runs that answer differently

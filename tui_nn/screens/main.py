@@ -382,7 +382,9 @@ class MainScreen(LabScreen):
             self._redrawing_stale = True
             self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
-        self.probe_output = session.probe(*self.boundary.probe)
+        # The run on the map (the first of a difference view's pair) answers at the probe.
+        shown = min(self.boundary.view.runs[0], len(snapshot.runs) - 1)
+        self.probe_output = session.probe(*self.boundary.probe, run=shown)
         self.query_one(TitleBar).set(
             title=snapshot.title,
             running=self.running,
