@@ -234,8 +234,10 @@ def shaft_cells(extent: Extent, width: int, height: int, marks: Sequence[Mark]) 
         x1, y1 = (m.to[0] - extent.x_min) * sx, (extent.y_max - m.to[1]) * sy
         # A cell is twice as tall as it is wide: the direction drawn is the one on screen.
         direction = octant(x1 - x0, (y0 - y1) * 2) % 4
-        steps = int(min(4 * (width + height), 3 * max(abs(x1 - x0), abs(y1 - y0)) + 2))
-        t = np.linspace(0.0, 1.0, steps)
+        # One cell per step along the longer axis (a DDA line): a steep line takes one cell in
+        # each row and a flat one one in each column, never two side by side.
+        steps = int(min(4 * (width + height), np.ceil(max(abs(x1 - x0), abs(y1 - y0))) + 1))
+        t = np.linspace(0.0, 1.0, max(2, steps))
         cols = np.floor(x0 + t * (x1 - x0)).astype(np.int64)
         rows = np.floor(y0 + t * (y1 - y0)).astype(np.int64)
         end = (int(np.floor(y1)), int(np.floor(x1))) if m.kind == "arrow" else None

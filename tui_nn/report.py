@@ -399,7 +399,8 @@ def summary(
     if snapshot.moments:
         parts += [Text(""), Text("Moments", style="bold")]
         for m in snapshot.moments:
-            parts.append(Text(_paragraph(f"epoch {m.epoch} ({m.trigger}): {m.caption}")))
+            why = "" if m.trigger == f"epoch {m.epoch}" else f" ({m.trigger})"
+            parts.append(Text(_paragraph(f"epoch {m.epoch}{why}: {m.caption}")))
     parts += [Text(""), Text(clean(view_title(snapshot)), style="bold")]
     parts.append(Text(boundary_text(snapshot), no_wrap=True, overflow="crop"))
     chart = loss_chart(snapshot)

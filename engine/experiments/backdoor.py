@@ -110,7 +110,12 @@ def view(session: Session) -> ExperimentView:
         twin = session.slots[1]
         started = session.epoch >= (config.finetune_at or 0)
         state = "has been fine-tuning" if started else "will fine-tune"
-        headline += f" · after fine-tuning {percent(now[f'{twin.key}.attack_success'])}"
+        if started:
+            tuned = session.epoch - (config.finetune_at or 0)
+            rate = percent(now[f"{twin.key}.attack_success"])
+            headline += f" · after {tuned:,} epochs of clean fine-tuning {rate}"
+        else:
+            headline += f" · clean fine-tuning starts at epoch {config.finetune_at:,}"
         notes.append(
             f"The twin {state} on the {int(np.sum(session.data.x_train[:, 2] == 0))} clean "
             f"points from epoch {config.finetune_at}. They never switch the trigger on, so the "

@@ -162,9 +162,11 @@ def view(session: Session) -> ExperimentView:
         notes.append(
             f"Exact weights, not a copy: along {config.hinge_lines} random lines the victim's raw "
             f"output bends where a hidden unit switches. {found.queries:,} outputs give "
-            f"{len(found.hinges)} hinge lines (drawn on the victim): {found.matched} of its "
-            f"{found.live_units} live units' weights up to scale, to {found.angle_error:.0e} "
-            "rad (Jagielski et al. 2020, Carlini et al. 2020)."
+            f"{len(found.hinges)} hinge lines (drawn on the victim): {found.matched} of the "
+            f"{found.live_units} units that switch somewhere in the searched region (three "
+            "times the plane's size; a unit dead on the data may switch out there), weights up "
+            f"to scale, to {found.angle_error:.0e} rad (Jagielski et al. 2020, Carlini et al. "
+            "2020)."
         )
     return ExperimentView(
         name="extraction",

@@ -154,7 +154,7 @@ def view(session: Session) -> ExperimentView:
     if leak.recovered is not None:
         marks.append(Mark("cross", float(leak.recovered[0]), float(leak.recovered[1]), "read"))
     headline = (
-        f"one shared gradient returns its point to {number(error, '.1e')} and its label "
+        f"one shared gradient returns its point (error {number(error, '.1e')}) and its label "
         f"{'right' if right else 'wrong'} · batch of {k}: {exact} exact"
     )
     return ExperimentView(

@@ -120,7 +120,7 @@ def view(session: Session) -> ExperimentView:
         f"{first.key}: AUC {number(first.auc, '.2f')}, advantage {percent(first.advantage, 0)}"
     )
     for r in results[1:]:
-        headline += f" · {r.key}: {number(r.auc, '.2f')}"
+        headline += f" · {r.key}: AUC {number(r.auc, '.2f')}"
     return ExperimentView(
         name="membership",
         title="Membership inference",

@@ -78,8 +78,9 @@ def view(session: Session) -> ExperimentView:
         listing += [f"{f.name} (pickletools, never loaded):", *f.pickle.listing]
         would = "; ".join(str(c) for c in f.pickle.calls) or "nothing"
         notes.append(
-            f"{f.name} is a pickle: loading it with pickle.load (as torch.load does by default "
-            f"for .bin and .pt files) would import {', '.join(f.pickle.imports) or 'nothing'} "
+            f"{f.name} is a pickle: loading it with pickle.load (as torch.load did by default "
+            "before PyTorch 2.6, and still does with weights_only=False) would import "
+            f"{', '.join(f.pickle.imports) or 'nothing'} "
             f"and call {would}. It is refused unread; its opcodes are listed above."
         )
     headline = f"{len(refused)} of {len(found)} offered files refused"

@@ -80,3 +80,15 @@ def test_a_target_class_no_point_lacks_is_refused() -> None:
         assert any("experiments.backdoor.target_class" in line for line in exc.errors)
     else:
         raise AssertionError("accepted a target class that does not exist")
+
+
+def test_the_headline_tells_fine_tuning_only_once_it_has_happened() -> None:
+    session = Session(parse_scenario(SCENARIO, "b.toml"))
+
+    def headline() -> str:
+        return next(v for v in session.snapshot().experiments if v.name == "backdoor").headline
+
+    session.step(10)
+    assert "fine-tuning starts at epoch 20" in headline() and "after" not in headline()
+    session.step(25)
+    assert "after 15 epochs of clean fine-tuning" in headline()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from textual import constants
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from engine.session import Session
 from tui_nn.app import TuiNN, set_color_system
@@ -364,7 +366,8 @@ async def test_nan_pauses_with_a_message(tmp_path: Path) -> None:
         screen = trainer(app)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.blowup_message != "")
-        await app.workers.wait_for_complete()
+        with contextlib.suppress(WorkerCancelled):  # the screen cancels it once it has paused
+            await app.workers.wait_for_complete()
         assert not screen.running
         assert "NaN/inf in layer" in screen.blowup_message
         assert "learning rate 50" in screen.blowup_message

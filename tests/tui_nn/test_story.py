@@ -265,3 +265,23 @@ async def test_the_probe_reads_the_run_on_the_map() -> None:
             await pilot.press("t")
             await pilot.pause()
         assert len(answers) > 1  # the views did show runs that answer differently
+
+
+async def test_page_down_scrolls_the_experiment_panel_to_its_listing() -> None:
+    app = open_app("supply-chain")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = app.trainer.query_one(ExperimentPanel)
+        section = next(iter(panel.sections.values()))
+        assert section.listing.display  # below the fold, not left out
+        assert panel.max_scroll_y > 0 and panel.border_subtitle == "PgDn: more"
+        while panel.scroll_y < panel.max_scroll_y:
+            before = panel.scroll_y
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert panel.scroll_y > before
+        assert panel.border_subtitle == "PgUp: back"
+        assert section.listing.region.y < panel.region.bottom  # the listing is in view
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert panel.scroll_y < panel.max_scroll_y

@@ -523,3 +523,12 @@ def test_a_wide_layer_draws_each_weight_in_its_sign_s_colour_with_few_spans() ->
     # Neighbouring weights of one sign share a span: fewer spans than weights.
     runs = 1 + int(np.count_nonzero(np.diff(np.sign(weights)) != 0))
     assert len(row.spans) == runs + 1  # and one for the row's muted base
+
+
+def test_a_hidden_layer_s_rows_are_named_after_the_units_that_feed_them() -> None:
+    text = "[data]\nkind = 'spiral'\n[model]\nhidden = [32, 32]\n"
+    layers = Session(parse_scenario(text, "wide.toml")).snapshot().runs[0].layers
+    rows = [line.plain.split()[0] for line in architecture_text(layers, 80).split("\n")]
+    second = rows.index("L2")
+    assert rows[1:3] == ["x1", "x2"]
+    assert rows[second + 1 : second + 33] == [f"L1.{r}" for r in range(1, 33)]

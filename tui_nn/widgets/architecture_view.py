@@ -268,7 +268,9 @@ def architecture_text(
         scale = _scale(layer)
         lines.append(_header(i, layer, scale, glyphs, styles))
         if layer.n_out >= layer.n_in:
-            names = inputs if i == 0 else ()
+            # A hidden layer's inputs are the previous layer's units, named as the neuron
+            # maps name them (L1.3: layer 1, unit 3).
+            names = inputs if i == 0 else [f"L{i}.{r + 1}" for r in range(layer.n_in)]
             block = _columns_block(
                 layer, i, scale, width, glyphs, styles, selected, hits, len(lines), names
             )
@@ -322,6 +324,7 @@ class ArchitectureView(Panel, VerticalScroll):
     DEFAULT_CSS = """
     ArchitectureView {
         height: 1fr;
+        overflow-y: auto;
         scrollbar-size: 1 1;
     }
     ArchitectureView > Static {

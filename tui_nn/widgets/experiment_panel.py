@@ -3,8 +3,9 @@
 It draws the session's ``ExperimentView``s with the same words the headless summary prints
 (``tui_nn.story``), in the order a presenter needs them: the headline, then the picture (the
 butterfly's drift chart, the precision table, the side channel's histogram), then each figure
-and its meaning, then the notes. When the panel is too short for all of it, the meanings and
-notes give way first, so the picture and the numbers stay in view; PageUp and PageDown scroll.
+and its meaning, then any listing and the notes. When the panel is too short for all of it,
+the meanings give way first, so the picture and the numbers stay in view; the listing and the
+notes follow below, PageDown and PageUp scroll to them, and the panel's frame says so.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class ExperimentPanel(Panel, VerticalScroll):
     DEFAULT_CSS = """
     ExperimentPanel {
         height: 1fr;
+        overflow-y: auto;
         scrollbar-size: 1 1;
         padding: 0 1 0 0;
     }
@@ -146,7 +148,7 @@ class ExperimentPanel(Panel, VerticalScroll):
         self.sections: dict[str, ExperimentSection] = {}
         """One section per experiment of the session shown."""
         self.compact = False
-        """Whether the meanings and notes were left out to keep the figures in view."""
+        """Whether the figures' meanings were left out to keep the figures in view."""
 
     def view_key(self) -> Hashable:
         return (self.glyphs, tuple(self.size), self.app.theme)
@@ -189,11 +191,28 @@ class ExperimentPanel(Panel, VerticalScroll):
             section.figures.update(figure_lines(figures, width, meanings=not self.compact))
             section.figures.display = bool(figures)
             section.listing.update(listing_text(view.listing, width))
-            section.listing.display = bool(view.listing) and not self.compact
+            section.listing.display = bool(view.listing)
             section.notes.update(notes_text(view, width))
-            section.notes.display = bool(view.notes) and not self.compact
+            section.notes.display = bool(view.notes)
             if section.has_chart and view.series:
                 self._chart(section, view, snapshot)
+        self.call_after_refresh(self.show_scroll_hint)
+
+    def show_scroll_hint(self) -> None:
+        """The frame says when there is more above or below (PageUp, PageDown)."""
+        if self.scroll_y < self.max_scroll_y:
+            self.border_subtitle = "PgDn: more"
+        elif self.scroll_y > 0:
+            self.border_subtitle = "PgUp: back"
+        else:
+            self.border_subtitle = None
+
+    def watch_virtual_size(self) -> None:
+        self.show_scroll_hint()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.show_scroll_hint()
 
     def _lines(self, parts: dict[str, tuple], width: int, *, meanings: bool) -> int:
         """Lines the sections need at this width (an estimate that errs long)."""
