@@ -12,7 +12,7 @@ from engine.session import Session
 from tui_nn.app import TuiNN
 from tui_nn.catalog import entries, shipped_dir
 from tui_nn.screens.dialogs import ErrorDialog, SaveDialog
-from tui_nn.screens.help import HelpScreen
+from tui_nn.screens.help import GROUPS, OTHER, HelpScreen
 from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.picker import PickerScreen
@@ -147,7 +147,7 @@ async def test_help_opens_and_closes() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        described = dict((d, k) for k, d in app.screen.keys)
+        described = dict((d, k) for _, k, d in app.screen.keys)
         assert described["Train one epoch"] == "n"
         assert described["Move the probe left"] == "← h"
         assert described["Jump the probe to the scenario's next probe point"] == "p"
@@ -156,6 +156,11 @@ async def test_help_opens_and_closes() -> None:
         textuals = {"Quit the app and return to the command prompt.", "Open the command palette"}
         assert set(described) - textuals <= tooltips
         assert "Focus Next" not in described
+        # grouped under headings, in the order of GROUPS, each heading once
+        headings = [group for group, _, _ in app.screen.keys]
+        assert headings[0] == "Training and the screen" and "The probe" in headings
+        assert headings == sorted(headings, key=[*dict.fromkeys(GROUPS.values()), OTHER].index)
+        assert next(g for g, k, _ in app.screen.keys if k == "n") == "Training and the screen"
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -167,7 +172,7 @@ async def test_help_shows_remapped_keys() -> None:
         await pilot.press("m")
         assert app.trainer.session.epoch == 1
         await pilot.press("question_mark")
-        described = dict((d, k) for k, d in app.screen.keys)
+        described = dict((d, k) for _, k, d in app.screen.keys)
         assert described["Train one epoch"] == "m"
 
 

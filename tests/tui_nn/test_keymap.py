@@ -69,5 +69,5 @@ async def test_a_remapped_key_trains_and_the_help_shows_it() -> None:
         assert app.trainer.session.epoch == 0  # n no longer trains
         await pilot.press("x")
         assert app.trainer.session.epoch == 1
-        rows = dict((text, keys) for keys, text in help_rows(app.trainer))
+        rows = dict((text, keys) for _, keys, text in help_rows(app.trainer))
         assert rows["Train one epoch"] == "x"

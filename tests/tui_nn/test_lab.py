@@ -306,7 +306,7 @@ async def test_every_lab_key_is_in_the_help_and_the_palette() -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        described = " ".join(text for _, text in app.screen.keys)
+        described = " ".join(text for _, _, text in app.screen.keys)
         for binding in LAB_BINDINGS:
             assert binding.tooltip in described, binding.id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,6 +25,23 @@ NOTES = (
 )
 
 
+GROUPS = {
+    "trainer": "Training and the screen",
+    "app": "Training and the screen",
+    "pane": "Panels",
+    "experiment": "Panels",
+    "probe": "The probe",
+    "view": "The map",
+    "control": "Live controls",
+    "data": "Editing the data",
+    "select": "Neurons and weights",
+    "time": "Back in time",
+    "lab": "The lab",
+}
+"""The help screen's heading for each binding id's first part, in the order shown."""
+OTHER = "Other keys"
+
+
 class HelpScreen(ModalScreen[None]):
     """Every key of the trainer, with what it does."""
 
@@ -33,30 +51,40 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False, id="help.close_q"),
     ]
 
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
+    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
         super().__init__(classes="dialog-screen")
         self.keys = keys
-        """(key, description) rows."""
+        """(heading, key, description) rows, in the order shown."""
 
     def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        for key, description in self.keys:
+        parts: list[Any] = []
+        width = max((len(key) for _, key, _ in self.keys), default=0)
+        table: Table | None = None
+        heading = None
+        for group, key, description in self.keys:
+            if group != heading:
+                heading = group
+                parts.append(Text(("\n" if parts else "") + group, style="bold underline"))
+                table = Table.grid(padding=(0, 2))
+                table.add_column(style="bold", no_wrap=True, min_width=width)
+                table.add_column()
+                parts.append(table)
+            assert table is not None
             table.add_row(key, description)
         with Vertical(classes="dialog help-dialog") as box:
             box.border_title = "tui-nn keys"
-            box.border_subtitle = "Esc closes"
+            box.border_subtitle = "↑ ↓ PgDn scroll · Esc closes"
             with VerticalScroll(classes="dialog-body"):
-                yield Static(table, id="help-keys")
+                yield Static(Group(*parts), id="help-keys")
                 yield Static(Text(NOTES), classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def help_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
-    """(keys, description) for the active bindings of a screen, as the keymap has them now.
+def help_rows(screen: Screen[Any]) -> list[tuple[str, str, str]]:
+    """(heading, keys, description) for the active bindings of a screen, as the keymap has
+    them now, grouped under the headings of ``GROUPS``.
 
     The description is the binding's tooltip (its short description when it has none).
     """
@@ -69,4 +97,9 @@ def help_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
         text = binding.tooltip or binding.description or binding.action
         keys, _ = rows.setdefault(name, ([], text))
         keys.append(screen.app.get_key_display(binding.with_key(key)))
-    return [(" ".join(keys), description) for keys, description in rows.values()]
+    order = list(dict.fromkeys([*GROUPS.values(), OTHER]))
+    grouped = [
+        (GROUPS.get(name.partition(".")[0], OTHER), " ".join(keys), description)
+        for name, (keys, description) in rows.items()
+    ]
+    return sorted(grouped, key=lambda row: order.index(row[0]))  # stable: binding order
