@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -37,6 +38,9 @@ RICH_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
 """Our colour modes as Rich names them."""
 
 
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread runs before the interpreter may hand over to another while the trainer
+runs (Python's default is 0.005)."""
 BLAS_THREADS = 1
 """BLAS threads while the trainer runs. Training and drawing already take a core each, and at
 these sizes a second BLAS thread gains nothing: it spins (spiral at top speed: 1.9 cores busy
@@ -228,6 +232,13 @@ def run_app(
             hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(names)}"
             raise UnknownTheme(f"--theme: no theme {theme!r} ({hint})")
         app.theme = theme
-    with limit_blas_threads():
-        app.run(mouse=mouse)
+    switch = sys.getswitchinterval()
+    # The trainer's thread and the interface share the interpreter: a short switch interval
+    # hands it to the interface soon after a key arrives (5 ms by default, per hand-over).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        with limit_blas_threads():
+            app.run(mouse=mouse)
+    finally:
+        sys.setswitchinterval(switch)
     return app.return_code or 0

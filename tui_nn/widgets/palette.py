@@ -186,6 +186,9 @@ class Palette:
     _points: dict[tuple[str, int, int], Style] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _classes: dict[tuple[int, bool, bool, bool], Style] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @staticmethod
     def rgb(colour: RichColor) -> RGB:
@@ -218,9 +221,14 @@ class Palette:
     def class_style(
         self, cls: int, *, bold: bool = False, dim: bool = False, reverse: bool = False
     ) -> Style:
-        """A class's colour as a text style."""
-        colour = RichColor.from_rgb(*self.classes[cls % CLASSES_SHOWN])
-        return Style(color=colour, bold=bold or None, dim=dim or None, reverse=reverse or None)
+        """A class's colour as a text style (made once per class and attributes)."""
+        key = (cls % CLASSES_SHOWN, bold, dim, reverse)
+        style = self._classes.get(key)
+        if style is None:
+            colour = RichColor.from_rgb(*self.classes[key[0]])
+            style = Style(color=colour, bold=bold or None, dim=dim or None, reverse=reverse or None)
+            self._classes[key] = style
+        return style
 
     def point_style(self, kind: str, cls: int, background: int) -> Style:
         """A data point of this kind and class on a pixel of colour index ``background``."""
