@@ -163,6 +163,7 @@ class Session(SessionEdits):
         self.extent = Extent(x_min, x_max, y_min, y_max)
         self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
         self._disagree_every = max(1, sc.training.epochs // DISAGREEMENT_SAMPLES)
+        self._base_classes: tuple[tuple[int, int], np.ndarray] = ((-1, -1), np.zeros(0))
         self.data = self.original
         """The data the runs train on now (the original with the edits made by hand)."""
         self.marks = Marks.none()
@@ -324,7 +325,9 @@ class Session(SessionEdits):
     def _record_traces(self) -> None:
         """Cheap per-epoch figures of the experiments that record them (sampled like drift)."""
         for name, value in measure.traces(self).items():
-            trace = self._sampled.setdefault(name, Trace(("value",)))
+            trace = self._sampled.get(name)
+            if trace is None:
+                trace = self._sampled[name] = Trace(("value",))
             trace.append(self.epoch, (value,))
 
     def _record_drift(self, record: bool) -> None:
@@ -333,7 +336,7 @@ class Session(SessionEdits):
         assert base.latest is not None
         loss = base.latest.train_loss
         sample = record and self.epoch % self._disagree_every == 0
-        classes = self._diff_classes(base) if sample else None
+        classes = self._baseline_classes() if sample else None
         for slot in self.twins:
             twin = slot.run
             assert twin.latest is not None
@@ -345,14 +348,24 @@ class Session(SessionEdits):
                 first = self.epoch
             self._drifts[slot.key] = _DriftState(dw, dloss, first)
             if record:
-                trace = self._drift_traces.setdefault(
-                    slot.key, Trace(("max_abs_dw", "loss_difference"))
-                )
+                trace = self._drift_traces.get(slot.key)
+                if trace is None:
+                    trace = self._drift_traces[slot.key] = Trace(("max_abs_dw", "loss_difference"))
                 trace.append(self.epoch, (dw, dloss))
             if classes is not None:
                 share = float(np.mean(self._diff_classes(twin) != classes))
-                trace = self._disagreements.setdefault(slot.key, Trace(("disagreement",)))
+                trace = self._disagreements.get(slot.key)
+                if trace is None:
+                    trace = self._disagreements[slot.key] = Trace(("disagreement",))
                 trace.append(self.epoch, (share,))
+
+    def _baseline_classes(self) -> np.ndarray:
+        """The baseline's classes on the comparison grid, computed once per epoch and revision
+        however many twins are compared with it."""
+        key = (self.revision, self.epoch)
+        if self._base_classes[0] != key:
+            self._base_classes = (key, self._diff_classes(self.baseline))
+        return self._base_classes[1]
 
     def _diff_classes(self, run: Run) -> np.ndarray:
         net = run.network
@@ -364,7 +377,7 @@ class Session(SessionEdits):
         predict different classes, now."""
         with self._lock, np.errstate(all="ignore"):
             ours = self._diff_classes(self.slots[twin + 1].run)
-            return float(np.mean(ours != self._diff_classes(self.baseline)))
+            return float(np.mean(ours != self._baseline_classes()))
 
     def _reach_moments(self) -> bool:
         reached = [m for m in self._waiting if self._moment_reached(m)]
