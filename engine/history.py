@@ -87,9 +87,11 @@ class Trace:
         self._count += 1
 
     def _keep_old(self, epoch: int, row: Floats) -> None:
-        if epoch % self.stride:
+        if epoch % self.stride or not len(self._body):
             return
-        if self._body_count == len(self._body):
+        # A trace sampled every k epochs may have every kept epoch at a multiple of twice the
+        # stride: then the stride doubles again, until the thinning drops something.
+        while self._body_count == len(self._body):
             keep = self._body_epochs[: self._body_count] % (2 * self.stride) == 0
             n = int(keep.sum())
             self._body[:n] = self._body[: self._body_count][keep]
