@@ -36,7 +36,7 @@ from engine.timeline import Timeline
 from engine.twins import Slot, build_runs, poison, step_runs
 from engine.views import HISTORY_POINTS, take_snapshot
 
-__all__ = ["CLEAN_KEY", "Fork", "Session"]
+__all__ = ["CLEAN_KEY", "Fork", "Retained", "Session"]
 
 DIFF_GRID = 32
 """Cells per side of the grid on which twin boundaries are compared."""
@@ -78,6 +78,32 @@ class _State:
     @property
     def nbytes(self) -> int:
         return sum(slot.run.nbytes for slot in self.slots) + 2048
+
+
+@dataclass(frozen=True)
+class Retained:
+    """What a session keeps of its past, counted. Every part has a fixed most, so however
+    long a session trains these stop growing (the README's memory bound follows from them)."""
+
+    traces: int
+    """Histories kept (one per run, per twin's drift, per sampled figure)."""
+    rows: int
+    """Rows those histories hold."""
+    row_capacity: int
+    """Most rows they can ever hold."""
+    trace_bytes: int
+    """Bytes of the histories' arrays (allocated whole when a history starts)."""
+    checkpoints: int
+    """Checkpoints kept to replay the past from."""
+    checkpoint_limit: int
+    """Most checkpoints the budget allows at their size."""
+    checkpoint_bytes: int
+    """Bytes of the checkpoints' arrays (at most ``Timeline.budget``)."""
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the histories and checkpoints together."""
+        return self.trace_bytes + self.checkpoint_bytes
 
 
 @dataclass(frozen=True)
@@ -560,6 +586,25 @@ class Session(SessionEdits):
             experiments=experiments,
             history_points=history_points,
         )
+
+    def retained(self) -> Retained:
+        """How much of its past the session keeps now: histories and checkpoints, counted."""
+        with self._lock:
+            traces = [
+                *self._traces.values(),
+                *self._drift_traces.values(),
+                *self._disagreements.values(),
+                *self._sampled.values(),
+            ]
+            return Retained(
+                traces=len(traces),
+                rows=sum(len(t) for t in traces),
+                row_capacity=sum(t.capacity for t in traces),
+                trace_bytes=sum(t.nbytes for t in traces),
+                checkpoints=len(self.timeline),
+                checkpoint_limit=self.timeline.limit(),
+                checkpoint_bytes=self.timeline.nbytes,
+            )
 
     def history(self, key: str, points: int | None = HISTORY_POINTS) -> History:
         """A downsampled copy of the history of the run with this key."""
