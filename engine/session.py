@@ -189,7 +189,7 @@ class Session(SessionEdits):
         self.extent = Extent(x_min, x_max, y_min, y_max)
         self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
         self._disagree_every = max(1, sc.training.epochs // DISAGREEMENT_SAMPLES)
-        self._base_classes: tuple[tuple[int, int], np.ndarray] = ((-1, -1), np.zeros(0))
+        self._base_classes: tuple[tuple[object, ...], np.ndarray] = ((), np.zeros(0))
         self.data = self.original
         """The data the runs train on now (the original with the edits made by hand)."""
         self.marks = Marks.none()
@@ -386,9 +386,10 @@ class Session(SessionEdits):
                 trace.append(self.epoch, (share,))
 
     def _baseline_classes(self) -> np.ndarray:
-        """The baseline's classes on the comparison grid, computed once per epoch and revision
-        however many twins are compared with it."""
-        key = (self.revision, self.epoch)
+        """The baseline's classes on the comparison grid, computed once for its weights
+        however many twins are compared with it, and whenever they are compared."""
+        params = self.baseline.network.flat_params
+        key = (params.dtype.str, params.shape, params.tobytes())
         if self._base_classes[0] != key:
             self._base_classes = (key, self._diff_classes(self.baseline))
         return self._base_classes[1]
