@@ -37,11 +37,15 @@ class Trace:
 
     Args:
         columns: The names of the columns.
-        dense: How many recent epochs are kept every one.
-        thinned: Most older epochs kept.
+        dense: How many recent epochs are kept every one (default ``DENSE``).
+        thinned: Most older epochs kept (default ``THINNED``).
     """
 
-    def __init__(self, columns: Sequence[str], dense: int = DENSE, thinned: int = THINNED):
+    def __init__(
+        self, columns: Sequence[str], dense: int | None = None, thinned: int | None = None
+    ) -> None:
+        dense = DENSE if dense is None else dense
+        thinned = THINNED if thinned is None else thinned
         self.columns = tuple(columns)
         width = len(self.columns)
         self._ring = np.zeros((dense, width))
@@ -83,9 +87,11 @@ class Trace:
         self._count += 1
 
     def _keep_old(self, epoch: int, row: Floats) -> None:
-        if epoch % self.stride:
+        if epoch % self.stride or not len(self._body):
             return
-        if self._body_count == len(self._body):
+        # A trace sampled every k epochs may have every kept epoch at a multiple of twice the
+        # stride: then the stride doubles again, until the thinning drops something.
+        while self._body_count == len(self._body):
             keep = self._body_epochs[: self._body_count] % (2 * self.stride) == 0
             n = int(keep.sum())
             self._body[:n] = self._body[: self._body_count][keep]
@@ -112,34 +118,50 @@ class Trace:
             np.searchsorted(self._body_epochs[: self._body_count], epoch, "right")
         )
 
-    def _rows(self) -> tuple[Ints, Floats]:
-        order = (self._start + np.arange(self._count)) % len(self._ring)
-        epochs = np.concatenate([self._body_epochs[: self._body_count], self._ring_epochs[order]])
-        rows = np.concatenate([self._body[: self._body_count], self._ring[order]])
-        return epochs, rows
+    def _slots(self, logical: Ints) -> tuple[Ints, Ints]:
+        """Where rows ``logical`` (0 = the oldest kept, increasing) are stored: indices into
+        the thinned part and into the ring."""
+        split = int(np.searchsorted(logical, self._body_count))
+        ring = (self._start + logical[split:] - self._body_count) % len(self._ring)
+        return logical[:split], ring
+
+    def _epochs(self) -> Ints:
+        """The epochs kept, oldest first."""
+        body, ring = self._slots(np.arange(len(self)))
+        return np.concatenate([self._body_epochs[body], self._ring_epochs[ring]])
 
     def view(self, points: int | None = None, since: int = 0) -> TraceView:
         """A copy of at most ``points`` rows (evenly spread, the newest kept), from ``since``.
+
+        Only the rows returned are copied, whatever the trace holds.
 
         Args:
             points: Most rows returned; None for every row kept.
             since: Only epochs after this one.
         """
-        epochs, rows = self._rows()
-        if since:
-            keep = epochs > since
-            epochs, rows = epochs[keep], rows[keep]
-        if points is not None and len(epochs) > points:
-            pick = np.unique(np.linspace(0, len(epochs) - 1, max(2, points)).round().astype(int))
-            epochs, rows = epochs[pick], rows[pick]
-        return TraceView(epochs.copy(), {c: rows[:, i].copy() for i, c in enumerate(self.columns)})
+        first = int(np.searchsorted(self._epochs(), since, "right")) if since else 0
+        count = len(self) - first
+        if points is not None and count > points:
+            spread = np.linspace(0, count - 1, max(2, points)).round().astype(np.int64)
+            distinct = np.empty(len(spread), dtype=bool)  # sorted already: drop repeats
+            distinct[0] = True
+            np.not_equal(spread[1:], spread[:-1], out=distinct[1:])
+            logical = first + spread[distinct]
+        else:
+            logical = np.arange(first, first + count)
+        body, ring = self._slots(logical)
+        epochs = np.concatenate([self._body_epochs[body], self._ring_epochs[ring]])
+        rows = np.concatenate([self._body[body], self._ring[ring]])
+        return TraceView(epochs, {c: rows[:, i].copy() for i, c in enumerate(self.columns)})
 
     def value_at(self, epoch: int, column: str) -> float | None:
         """The value recorded at exactly this epoch, if it is still kept."""
-        epochs, rows = self._rows()
+        epochs = self._epochs()
         i = int(np.searchsorted(epochs, epoch))
         if i < len(epochs) and epochs[i] == epoch:
-            return float(rows[i, self.columns.index(column)])
+            body, ring = self._slots(np.array([i]))
+            row = self._body[body[0]] if len(body) else self._ring[ring[0]]
+            return float(row[self.columns.index(column)])
         return None
 
     @property

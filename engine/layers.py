@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.activations import Activation
-from engine.arrays import batch_array
+from engine.arrays import batch_array, matmul_for
 
 Array = npt.NDArray[np.floating]
 
@@ -104,6 +104,8 @@ class Dense:
         gradients (both are written in place from now on)."""
         self.params_block = params_block
         self.grads_block = grads_block
+        self._matmul = matmul_for(params_block.dtype)
+        """``np.matmul``, or its float16 form through the float32 routine (``engine.arrays``)."""
         self.weight: Array = params_block[..., : self.n_in, :]
         self.grad_weight: Array = grads_block[..., : self.n_in, :]
         has_bias = params_block.shape[-2] > self.n_in
@@ -154,7 +156,7 @@ class Dense:
         if x is not self._last_x:  # new inputs: find or make the arrays for their batch size
             self._take(x)
         batch = self._current
-        z = np.matmul(self._inputs, self.params_block, out=batch.z)  # [x 1] @ [W; b] = x @ W + b
+        z = self._matmul(self._inputs, self.params_block, out=batch.z)  # [x 1] @ [W; b] = x @ W + b
         self.activation.forward(z, out=batch.a)
         return batch.a
 
@@ -188,15 +190,15 @@ class Dense:
             grad_z = self.activation.backward(batch.z, batch.a, grad_a)  # type: ignore[arg-type]
         self.grad_z = grad_z
         # [dL/dW; dL/db] = [x 1].T @ dL/dz: the bias row sums dL/dz over the batch.
-        np.matmul(self._inputs_t, grad_z, out=self.grads_block)
+        self._matmul(self._inputs_t, grad_z, out=self.grads_block)
         if not need_input_grad:
             return None
         if self.n_out > 1:
-            return np.matmul(grad_z, self._weight_t, out=batch.grad_x)  # dL/dx = dL/dz @ W.T
+            return self._matmul(grad_z, self._weight_t, out=batch.grad_x)  # dL/dx = dL/dz @ W.T
         if grad_z is not batch.grad_z:
             batch.grad_z[...] = grad_z
         self._first_row[...] = self._weight_row
-        return np.matmul(batch.grad_z_twice, self._weight_t_zero, out=batch.grad_x)
+        return self._matmul(batch.grad_z_twice, self._weight_t_zero, out=batch.grad_x)
 
     def params(self) -> list[Array]:
         """The trainable arrays, weight first."""
@@ -217,7 +219,7 @@ class Dense:
         inputs = self._operand(x)
         lead = np.broadcast_shapes(self.lead, inputs.shape[:-2])
         n = x.shape[-2]
-        z = np.matmul(inputs, self.params_block, out=batch_array(lead, n, self.n_out, x.dtype))
+        z = self._matmul(inputs, self.params_block, out=batch_array(lead, n, self.n_out, x.dtype))
         a_ext = batch_array(lead, n, self.n_out + 1, x.dtype)
         a_ext[..., -1] = 1
         self.activation.forward(z, out=a_ext[..., : self.n_out])

@@ -36,7 +36,7 @@ from engine.timeline import Timeline
 from engine.twins import Slot, build_runs, poison, step_runs
 from engine.views import HISTORY_POINTS, take_snapshot
 
-__all__ = ["CLEAN_KEY", "Fork", "Session"]
+__all__ = ["CLEAN_KEY", "Fork", "Retained", "Session"]
 
 DIFF_GRID = 32
 """Cells per side of the grid on which twin boundaries are compared."""
@@ -78,6 +78,32 @@ class _State:
     @property
     def nbytes(self) -> int:
         return sum(slot.run.nbytes for slot in self.slots) + 2048
+
+
+@dataclass(frozen=True)
+class Retained:
+    """What a session keeps of its past, counted. Every part has a fixed most, so however
+    long a session trains these stop growing (the README's memory bound follows from them)."""
+
+    traces: int
+    """Histories kept (one per run, per twin's drift, per sampled figure)."""
+    rows: int
+    """Rows those histories hold."""
+    row_capacity: int
+    """Most rows they can ever hold."""
+    trace_bytes: int
+    """Bytes of the histories' arrays (allocated whole when a history starts)."""
+    checkpoints: int
+    """Checkpoints kept to replay the past from."""
+    checkpoint_limit: int
+    """Most checkpoints the budget allows at their size."""
+    checkpoint_bytes: int
+    """Bytes of the checkpoints' arrays (at most ``Timeline.budget``)."""
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the histories and checkpoints together."""
+        return self.trace_bytes + self.checkpoint_bytes
 
 
 @dataclass(frozen=True)
@@ -163,6 +189,7 @@ class Session(SessionEdits):
         self.extent = Extent(x_min, x_max, y_min, y_max)
         self._diff_points = grid_points(self.extent, DIFF_GRID, DIFF_GRID)
         self._disagree_every = max(1, sc.training.epochs // DISAGREEMENT_SAMPLES)
+        self._base_classes: tuple[tuple[object, ...], np.ndarray] = ((), np.zeros(0))
         self.data = self.original
         """The data the runs train on now (the original with the edits made by hand)."""
         self.marks = Marks.none()
@@ -324,7 +351,9 @@ class Session(SessionEdits):
     def _record_traces(self) -> None:
         """Cheap per-epoch figures of the experiments that record them (sampled like drift)."""
         for name, value in measure.traces(self).items():
-            trace = self._sampled.setdefault(name, Trace(("value",)))
+            trace = self._sampled.get(name)
+            if trace is None:
+                trace = self._sampled[name] = Trace(("value",))
             trace.append(self.epoch, (value,))
 
     def _record_drift(self, record: bool) -> None:
@@ -333,7 +362,7 @@ class Session(SessionEdits):
         assert base.latest is not None
         loss = base.latest.train_loss
         sample = record and self.epoch % self._disagree_every == 0
-        classes = self._diff_classes(base) if sample else None
+        classes = self._baseline_classes() if sample else None
         for slot in self.twins:
             twin = slot.run
             assert twin.latest is not None
@@ -345,14 +374,25 @@ class Session(SessionEdits):
                 first = self.epoch
             self._drifts[slot.key] = _DriftState(dw, dloss, first)
             if record:
-                trace = self._drift_traces.setdefault(
-                    slot.key, Trace(("max_abs_dw", "loss_difference"))
-                )
+                trace = self._drift_traces.get(slot.key)
+                if trace is None:
+                    trace = self._drift_traces[slot.key] = Trace(("max_abs_dw", "loss_difference"))
                 trace.append(self.epoch, (dw, dloss))
             if classes is not None:
                 share = float(np.mean(self._diff_classes(twin) != classes))
-                trace = self._disagreements.setdefault(slot.key, Trace(("disagreement",)))
+                trace = self._disagreements.get(slot.key)
+                if trace is None:
+                    trace = self._disagreements[slot.key] = Trace(("disagreement",))
                 trace.append(self.epoch, (share,))
+
+    def _baseline_classes(self) -> np.ndarray:
+        """The baseline's classes on the comparison grid, computed once for its weights
+        however many twins are compared with it, and whenever they are compared."""
+        params = self.baseline.network.flat_params
+        key = (params.dtype.str, params.shape, params.tobytes())
+        if self._base_classes[0] != key:
+            self._base_classes = (key, self._diff_classes(self.baseline))
+        return self._base_classes[1]
 
     def _diff_classes(self, run: Run) -> np.ndarray:
         net = run.network
@@ -364,7 +404,7 @@ class Session(SessionEdits):
         predict different classes, now."""
         with self._lock, np.errstate(all="ignore"):
             ours = self._diff_classes(self.slots[twin + 1].run)
-            return float(np.mean(ours != self._diff_classes(self.baseline)))
+            return float(np.mean(ours != self._baseline_classes()))
 
     def _reach_moments(self) -> bool:
         reached = [m for m in self._waiting if self._moment_reached(m)]
@@ -547,6 +587,25 @@ class Session(SessionEdits):
             experiments=experiments,
             history_points=history_points,
         )
+
+    def retained(self) -> Retained:
+        """How much of its past the session keeps now: histories and checkpoints, counted."""
+        with self._lock:
+            traces = [
+                *self._traces.values(),
+                *self._drift_traces.values(),
+                *self._disagreements.values(),
+                *self._sampled.values(),
+            ]
+            return Retained(
+                traces=len(traces),
+                rows=sum(len(t) for t in traces),
+                row_capacity=sum(t.capacity for t in traces),
+                trace_bytes=sum(t.nbytes for t in traces),
+                checkpoints=len(self.timeline),
+                checkpoint_limit=self.timeline.limit(),
+                checkpoint_bytes=self.timeline.nbytes,
+            )
 
     def history(self, key: str, points: int | None = HISTORY_POINTS) -> History:
         """A downsampled copy of the history of the run with this key."""

@@ -208,9 +208,12 @@ class Trainer:
             zero = layer.grads_block == 0
             if not zero.any():
                 continue
-            live_inputs = np.any(layer.inputs, axis=-2, keepdims=True).swapaxes(-1, -2)
-            live_grads = np.any(layer.grad_z, axis=-2, keepdims=True)
-            if not (zero & live_inputs & live_grads).any():
+            live_grads = np.logical_or.reduce(layer.grad_z, axis=-2, keepdims=True)
+            zero &= live_grads
+            if not zero.any():  # (a dead unit's zero gradients: its dL/dz column is all zeros)
+                continue
+            live_inputs = np.logical_or.reduce(layer.inputs, axis=-2, keepdims=True)
+            if not (zero & live_inputs.swapaxes(-1, -2)).any():
                 continue
             # [x 1].T @ dL/dz in float64: the weight and bias gradients' reference together.
             reference = np.matmul(

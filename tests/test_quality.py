@@ -53,3 +53,19 @@ def test_a_headless_run_never_loads_textual() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "0 []", done.stdout + done.stderr
+
+
+def test_the_trainer_starts_without_what_its_first_frame_does_not_need() -> None:
+    # The loss chart's plotext, the web driver and the package metadata load on first use.
+    code = (
+        "import sys\n"
+        "import tui_nn.cli, tui_nn.app\n"
+        "from tui_nn.app import _ids\n"
+        "_ids()\n"
+        "late = ('plotext', 'textual_plotext', 'textual.drivers.web_driver', 'tui_nn.web_driver')\n"
+        "print(sorted(m for m in late if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

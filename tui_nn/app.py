@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import ClassVar, Literal, cast
@@ -14,7 +14,6 @@ from textual import constants
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
-from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
 
 from engine.session import Session
@@ -23,13 +22,11 @@ from tui_nn.contrast import make_variables_readable
 from tui_nn.keymap import default_keymap_path, load_keymap
 from tui_nn.screens.dialogs import ErrorDialog, GoToDialog, SaveDialog
 from tui_nn.screens.help import HelpScreen
-from tui_nn.screens.loss_chart import LossChartScreen
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.picker import PickerScreen
 from tui_nn.signals import end_on_signals
 from tui_nn.terminal import MeteredFile, metered, remote
 from tui_nn.training import default_fps
-from tui_nn.web_driver import ServedDriver
 from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
 ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
@@ -96,7 +93,11 @@ class TuiNN(App[int]):
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
-        if issubclass(driver, WebDriver):  # `tui-nn serve`: end with the server
+        # Textual's web driver is imported only for `tui-nn serve` (so is ours, then).
+        web = sys.modules.get("textual.drivers.web_driver")
+        if web is not None and issubclass(driver, web.WebDriver):  # end with the server
+            from tui_nn.web_driver import ServedDriver
+
             return ServedDriver
         return metered(driver)
 
@@ -184,6 +185,8 @@ class UnknownTheme(ValueError):
 
 def binding_ids() -> set[str]:
     """Every binding id a keymap may remap: the trainer's, its dialogs' and the app's."""
+    from tui_nn.screens.loss_chart import LossChartScreen  # plotext: only with a keymap
+
     screens = (TuiNN, MainScreen, HelpScreen, PickerScreen, ErrorDialog, SaveDialog, GoToDialog)
     return {
         binding.id
@@ -191,6 +194,11 @@ def binding_ids() -> set[str]:
         for binding in screen.BINDINGS
         if isinstance(binding, Binding) and binding.id
     }
+
+
+def _ids() -> Iterator[str]:
+    """``binding_ids()``, looked up only if a keymap file is read."""
+    yield from binding_ids()
 
 
 def run_app(
@@ -221,7 +229,7 @@ def run_app(
         KeymapError: If the keymap file cannot be used (before anything is drawn).
         UnknownTheme: If there is no such theme.
     """
-    mapping = load_keymap(keymap or default_keymap_path(), binding_ids(), required=bool(keymap))
+    mapping = load_keymap(keymap or default_keymap_path(), _ids(), required=bool(keymap))
     if color != "auto":
         set_color_system(color)
     app = TuiNN(session, fps=fps, keymap=mapping)

@@ -26,8 +26,30 @@ from engine.runner import unknown_metrics
 from engine.scenario import Scenario, ScenarioError, format_error, load_scenario
 from engine.session import Session
 from engine.text import neutralise
-from tui_nn import __version__
+from tui_nn import version
 from tui_nn.catalog import DEFAULT_SCENARIO, entries, resolve
+
+
+class VersionAction(argparse.Action):
+    """``--version``: print the version and exit, looking it up only then (as argparse's own
+    version action prints, to standard output)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+            help="show the version and exit",
+        )  # fmt: skip
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(f"tui-nn {version()}\n")
+        parser.exit()
+
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -91,7 +113,7 @@ def app_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"tui-nn {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     add_scenario_argument(parser)
     parser.add_argument(
         "--color",

@@ -155,6 +155,17 @@ def test_a_trace_keeps_recent_epochs_dense_and_older_ones_thinned() -> None:
     assert len(trace.view(10).epochs) == 10 and trace.view(10).epochs[-1] == 100_000
 
 
+@pytest.mark.parametrize("every", [2, 4, 6, 3])
+def test_a_trace_sampled_every_few_epochs_stays_within_its_capacity(every: int) -> None:
+    trace = Trace(("value",), dense=8, thinned=8)
+    for epoch in range(every, 2000 * every + 1, every):
+        trace.append(epoch, (float(epoch),))
+    assert 8 < len(trace) <= trace.capacity == 16
+    epochs = trace.view().epochs
+    assert epochs[-1] == 2000 * every and np.all(np.diff(epochs) > 0)
+    assert np.all(epochs[:-8] % trace.stride == 0)
+
+
 def test_checkpoints_stay_within_their_budget_however_long_the_run() -> None:
     timeline: Timeline[int, str] = Timeline(budget=100 * 1000)
     for epoch in range(0, 2_000_000, RECENT_EVERY):

@@ -195,3 +195,26 @@ def test_live_edits_and_time_travel_give_what_separate_runs_give(
         assert h.train_loss.tobytes() == g.train_loss.tobytes(), key
         assert h.test_accuracy.tobytes() == g.test_accuracy.tobytes(), key
     assert together.drift(0, None).max_abs_dw.tobytes() == apart.drift(0, None).max_abs_dw.tobytes()
+
+
+def test_the_baselines_grid_classes_are_computed_once_for_all_its_twins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = session('[experiments.precision]\ndtypes = ["float64", "float32", "float16"]\n')
+    twins = len(s.twins)
+    assert twins >= 2
+    predicted: list[Run] = []
+    diff_classes = Session._diff_classes
+
+    def counted(self: Session, run: Run) -> np.ndarray:
+        predicted.append(run)
+        return diff_classes(self, run)
+
+    monkeypatch.setattr(Session, "_diff_classes", counted)
+    s.step(s._disagree_every)  # one sampled epoch: the baseline once, then each twin
+    assert predicted == [s.baseline, *(slot.run for slot in s.twins)]
+    assert all(len(s.drift(i).disagreement) == 1 for i in range(twins))
+    predicted.clear()
+    shares = [s.disagreement(i) for i in range(twins)]  # the same epoch: the baseline reused
+    assert predicted == [slot.run for slot in s.twins]
+    assert shares == [float(s.drift(i).disagreement[-1]) for i in range(twins)]
