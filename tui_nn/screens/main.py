@@ -362,11 +362,15 @@ class MainScreen(LabScreen):
         self.frames_drawn += 1
         session = self.session
         neurons = self.query_one(NeuronMaps).run_index
-        snapshot = session.snapshot(
-            grid=self.boundary.grid_size(),
-            extent=self.boundary.extent,
-            grid_runs=sorted({*self.boundary.grid_runs(), neurons}),
-        )
+        # The run on the map (the first of a difference view's pair) answers at the probe.
+        shown = min(self.boundary.view.runs[0], len(session.runs) - 1)
+        with session.lock:  # one wait for the trainer's chunk, not two
+            snapshot = session.snapshot(
+                grid=self.boundary.grid_size(),
+                extent=self.boundary.extent,
+                grid_runs=sorted({*self.boundary.grid_runs(), neurons}),
+            )
+            self.probe_output = session.probe(*self.boundary.probe, run=shown)
         self.snapshot = snapshot
         wide = self.has_class("-wide")
         for panel in self.panels:
@@ -382,9 +386,6 @@ class MainScreen(LabScreen):
             self._redrawing_stale = True
             self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
-        # The run on the map (the first of a difference view's pair) answers at the probe.
-        shown = min(self.boundary.view.runs[0], len(snapshot.runs) - 1)
-        self.probe_output = session.probe(*self.boundary.probe, run=shown)
         self.query_one(TitleBar).set(
             title=snapshot.title,
             running=self.running,
