@@ -4,9 +4,10 @@ Runs the real program (``python -m tui_nn SCENARIO``) in tmux at 120x40, closes 
 presses `+` up to the top speed, starts training and waits; then, per key, sends the key many
 times and polls the screen (``tmux capture-pane``) until the part the key changes differs.
 Keys: Space (run/pause in the title bar), `-`/`+` alternately (epochs per frame in the title
-bar), `z` (the zoom in the status line), `t` (the map's title; scenarios of several runs), `y`
-and `f` (the notice the data edit gives), `[` (the epoch shown). Between samples training runs
-again (Space) where a key paused it. Target: p95 under 100 ms on every shipped scenario.
+bar), `z` (the map's top-right corner, which the zoom moves), `t` (the map's title; scenarios
+of several runs), `y` and `f` (the notice the data edit gives), `[` (the epoch shown).
+Between samples training runs again (Space) where a key paused it. Target: p95 under 100 ms
+on every shipped scenario.
 Needs tmux. Run: python benchmarks/key_latency.py [--samples N] [SCENARIO ...]
 """
 
@@ -29,7 +30,7 @@ TIMEOUT = 3.0
 WATCH = {
     "space": r"(running|paused|looking back)",
     "speed": r"([\d,]+) ep/frame",
-    "z": r"lr .*?(zoom \S+|probe)",
+    "z": r"\((-?[\d.e+-]+, -?[\d.e+-]+)\) ?│",
     "t": r"Map: ([^─]*)",
     "y": r"d adds class (\d)",
     "f": r"(\S+ the label[^.]*|[Ff]lipped[^.]*)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Sequence
 
@@ -131,6 +132,13 @@ class Network:
                 flat_grads[..., offset:end].reshape(shape),
             )
             offset = end
+
+    def copy(self) -> Network:
+        """An independent copy, with parameters and gradients of its own: read it, or even
+        run it backwards, while this network trains on."""
+        twin = copy.deepcopy(self)
+        twin.bind_flat(self.flat_params.copy(), self.flat_grads.copy())
+        return twin
 
     def bind_member(self, stacked: Network, k: int) -> None:
         """Use member k of ``stacked``'s parameters and gradients as this network's own.

@@ -15,8 +15,10 @@ one architecture and dtype can train as a population and be read like any other 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -259,6 +261,12 @@ class Population:
             for w, b in self.network.weights()
         ]
 
+    def frozen(self) -> Population:
+        """A copy to read from another thread while this population trains on."""
+        twin = copy.copy(self)
+        twin.network = self.network.copy()
+        return twin
+
     def predict(self, x: Array) -> Array:
         """Every member's outputs for the points x ``(n, 2)``: an array ``(K, n, outputs)``."""
         with np.errstate(all="ignore"):
@@ -345,6 +353,12 @@ class MemberRun(Run):
         p.runs.remove(self)
         self.population = None
         self.optimizer = self.trainer.optimizer = optimizer
+
+    def frozen(self) -> MemberRun:
+        twin = cast(MemberRun, super().frozen())
+        if self.population is not None:
+            twin.population = self.population.frozen()
+        return twin
 
     def state(self) -> RunState:
         state = super().state()

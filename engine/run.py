@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -207,6 +208,14 @@ class Run:
     @property
     def epoch(self) -> int:
         return self.trainer.epoch
+
+    def frozen(self) -> Run:
+        """A copy to read from another thread while this run trains on: a network of its own,
+        the same data and settings. Not for training."""
+        twin = copy.copy(self)
+        twin.network = self.network.copy()
+        twin.trainer = copy.copy(self.trainer)
+        return twin
 
     def step(self) -> EpochStats:
         """Train one epoch and record its measurements.

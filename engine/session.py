@@ -11,6 +11,7 @@ snapshots.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from engine.data_checks import load_data
 from engine.edits import Edit, Marks
 from engine.experiments import measure
 from engine.experiments.butterfly import DIVERGED
+from engine.experiments.cache import Background
 from engine.history import Trace, TraceView
 from engine.metrics import Extent, grid_points, plane_inputs, predicted_classes
 from engine.network import build_network
@@ -153,6 +155,9 @@ class Session(SessionEdits):
         self.picture: tuple[Extent, tuple[int, int]] | None = None
         """While a snapshot with a grid measures the experiments: the rectangle and (width,
         height) of its grid, for an experiment that draws a plane beside the runs."""
+        self.background: Background | None = None
+        """Where out-of-date expensive measurements are made again while the last ones are
+        shown (an interactive front end's); None: measured at once, in the caller's thread."""
         self.timeline: Timeline[_State, Edit] = Timeline()
         """Checkpoints to replay the past from, and the log of edits."""
         self.last_fork: Fork | None = None
@@ -522,6 +527,18 @@ class Session(SessionEdits):
             return self.last_fork
 
     # -- reading -------------------------------------------------------------------------
+
+    def frozen(self) -> Session:
+        """A copy to measure from another thread while this session trains on: each run's
+        network copied, everything else shared (data and settings are replaced, never
+        changed in place). Not for training or editing."""
+        with self._lock:
+            twin = copy.copy(self)
+            twin._lock = threading.RLock()
+            twin.slots = [Slot(s.key, s.label, s.run.frozen()) for s in self.slots]
+            twin.measurements = {}
+            twin.background = None
+            return twin
 
     def pace_measurements(self, seconds: float) -> None:
         """Let expensive measurements be reused for ``seconds`` while training runs; 0 ends it.

@@ -154,6 +154,12 @@ class Snapshot:
 
     revision: int
     """Changes whenever the session does (a step, reset, reload): equal revisions, equal data."""
+    measured: int
+    """Measurements made in the background that had landed: with the revision, what a view
+    drawn from this snapshot was drawn from."""
+    measuring: bool
+    """Whether an experiment's figures are being measured again (they are shown meanwhile as
+    last measured)."""
     scenario: str
     title: str
     description: str

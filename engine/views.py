@@ -63,6 +63,8 @@ def take_snapshot(
         view = sc.display.view
         return Snapshot(
             revision=session.revision,
+            measured=0 if session.background is None else session.background.landed,
+            measuring=session.background is not None and session.background.busy,
             scenario=sc.name,
             title=sc.title or sc.name,
             description=sc.description.strip(),

@@ -56,3 +56,10 @@ class JobDone(Message):
         """What to tell the user ('' for nothing)."""
         self.error = error
         """Whether the work was refused (the text says why)."""
+
+
+class MeasurementLanded(Message):
+    """An experiment's figures, measured again in the background, are ready to be drawn."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, MeasurementLanded)

@@ -13,6 +13,7 @@ beside the single network's on the map.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -138,25 +139,26 @@ def ensemble_grid(pop: Population, extent: Extent, width: int, height: int) -> G
 
 def _plane(session: Session) -> Plane | None:
     """The ensemble's answer over the picture the session's snapshot draws, if it draws one
-    (measured again whenever the session or the picture changes)."""
+    (measured again as the session changes, and at once for a new picture)."""
     if session.picture is None:
         return None
     extent, (width, height) = session.picture
-    key = f"ensemble.plane {extent} {width}x{height}"
-    entry = session.measurements.get(key)
-    if entry is None or entry[0] != session.revision:
-        grid = ensemble_grid(population(session), extent, width, height)
-        entry = session.measurements[key] = (session.revision, 0.0, grid)
-    assert isinstance(entry[2], GridOutputs)
-    size = population(session).size
-    return Plane(f"ensemble of {size}", entry[2], tracks=True)
+
+    def measure(s: Session) -> GridOutputs:
+        return ensemble_grid(population(s), extent, width, height)
+
+    grid = cached(session, "ensemble.plane", measure)
+    if grid.extent != extent or grid.output.shape != (height, width):  # another picture
+        grid = measure(session)
+        session.measurements["ensemble.plane"] = (session.revision, time.monotonic(), grid)
+    return Plane(f"ensemble of {population(session).size}", grid, tracks=True)
 
 
 def view(session: Session) -> ExperimentView:
     """The ensemble panel: sure far away, single network against ensemble, radius by radius."""
     config = session.scenario.experiments.ensemble
     assert config is not None
-    m = cached(session, "ensemble", lambda: _measure(session))
+    m = cached(session, "ensemble", _measure)
     k = population(session).size
     n = config.directions
     figures = [

@@ -122,7 +122,7 @@ def view(session: Session) -> ExperimentView:
     """The evasion panel: robust accuracy against eps per run, distances, arrows on the map."""
     config = session.scenario.experiments.evasion
     assert config is not None
-    runs, aimed = cached(session, "evasion", lambda: _measure(session))
+    runs, aimed = cached(session, "evasion", _measure)
     attack = configured_attack(config)
     name = "FGSM" if config.attack == "fgsm" else f"PGD-{attack.iterations}"
     ball = f"{SYMBOL[config.norm]} eps {config.eps:g}"

@@ -100,8 +100,7 @@ def view(session: Session) -> ExperimentView:
     """The extraction panel: fidelity against queries, and the copy beside its victim."""
     config = session.scenario.experiments.extraction
     assert config is not None
-    victim = session.baseline.network
-    results = cached(session, "extraction", lambda: _measure(session))
+    results = cached(session, "extraction", _measure)
     figures: list[Figure] = []
     for r in results:
         figures += [
@@ -155,7 +154,7 @@ def view(session: Session) -> ExperimentView:
         found = cached(
             session,
             "extraction.hinges",
-            lambda: hinges.recover(victim, session.extent, config.hinge_lines, config.seed),
+            lambda s: hinges.recover(s.baseline.network, s.extent, config.hinge_lines, config.seed),
         )
         figures += _hinge_figures(found)
         marks = _hinge_marks(found, session.extent, session.slots[0].key)

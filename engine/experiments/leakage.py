@@ -102,7 +102,7 @@ def view(session: Session) -> ExperimentView:
     """The leakage panel: the point read off its gradient, mixtures, DLG, and the defence."""
     config = session.scenario.experiments.leakage
     assert config is not None
-    leak = cached(session, "leakage", lambda: _measure(session))
+    leak = cached(session, "leakage", _measure)
     error = (
         float("nan")
         if leak.recovered is None

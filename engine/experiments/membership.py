@@ -66,7 +66,7 @@ def _measure(session: Session) -> list[RunResult]:
 
 def view(session: Session) -> ExperimentView:
     """The membership panel: per run, how well its losses give its training points away."""
-    results = cached(session, "membership", lambda: _measure(session))
+    results = cached(session, "membership", _measure)
     figures: list[Figure] = []
     rows = []
     for r in results:

@@ -45,7 +45,7 @@ def _inspect(session: Session) -> list[Inspection]:
 def view(session: Session) -> ExperimentView:
     """The supply-chain panel: a verdict per offered file, and the pickle's would-be calls."""
     sc = session.scenario
-    found = cached(session, "supply_chain", lambda: _inspect(session))
+    found = cached(session, "supply_chain", _inspect)
     refused = [f for f in found if f.refused]
     pickles = [f for f in found if f.pickle is not None]
     calls = [c for f in pickles if f.pickle is not None for c in f.pickle.calls]

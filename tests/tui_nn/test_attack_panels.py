@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+import threading
 
+import numpy as np
+import pytest
+from textual.pilot import Pilot
+
+from engine.experiments.measure import measure
 from engine.scenario import parse_scenario
 from engine.session import Session
 from tui_nn.app import TuiNN
@@ -30,6 +35,13 @@ def session(extra: str) -> Session:
     return Session(parse_scenario(SMALL + extra, "t.toml"))
 
 
+async def measured(pilot: Pilot[int], s: Session) -> None:
+    """Wait until the attacks measured in the background have landed and been drawn."""
+    assert s.background is not None
+    s.background.join()
+    await pilot.pause()
+
+
 async def test_x_aims_the_evasion_attack_at_the_probe_and_draws_its_arrow() -> None:
     s = session("[experiments.evasion]\neps = 0.3\ncurve_points = 4\n")
     s.step(50)
@@ -38,6 +50,7 @@ async def test_x_aims_the_evasion_attack_at_the_probe_and_draws_its_arrow() -> N
         screen = app.trainer
         board = screen.query_one(BoundaryMap)
         await pilot.press("x")
+        await measured(pilot, s)
         assert s.aim == board.probe
         metrics = screen.snapshot.metrics if screen.snapshot else {}
         assert np.isfinite(metrics["evasion.aim.distance"])
@@ -45,6 +58,7 @@ async def test_x_aims_the_evasion_attack_at_the_probe_and_draws_its_arrow() -> N
         kinds = {kind for kind, _ in board.raster.points.values()}
         assert {"head", "mark"} <= kinds  # arrow heads and the aimed point
         await pilot.press("x")
+        await measured(pilot, s)
         assert s.aim is None
         assert "evasion.aim.distance" not in (screen.snapshot.metrics if screen.snapshot else {})
 
@@ -109,3 +123,39 @@ async def test_an_ensemble_is_drawn_beside_its_single_network_at_every_zoom() ->
         assert right.extent.x_max - right.extent.x_min > 3 * (near.x_max - near.x_min)
         # Pale where the members split: the ensemble has shades the single network lacks.
         assert len(np.unique(right.colours)) > len(np.unique(left.colours))
+
+
+async def test_a_key_is_answered_while_the_attack_is_measured_again_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.experiments import evasion
+
+    s = session("[experiments.evasion]\neps = 0.3\ncurve_points = 4\n")
+    s.step(50)
+    app = TuiNN(s, story=False)
+    release = threading.Event()
+    real = evasion._measure
+
+    def held(target: Session) -> object:  # the real attack, once the test lets it run
+        release.wait(10)
+        return real(target)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.trainer
+        panel = screen.query_one(ExperimentPanel)
+        await pilot.pause()  # the first frame: epoch 50 measured
+        assert screen.snapshot is not None
+        before = screen.snapshot.metrics
+        assert panel.border_title == "Experiment"
+        monkeypatch.setattr(evasion, "_measure", held)
+        await pilot.press("n")  # one epoch: the figures are out of date
+        assert screen.snapshot is not None and screen.snapshot.epoch == 51
+        assert panel.border_title == "Experiment · measuring…"
+        shown = screen.snapshot.metrics
+        key = "evasion.baseline.mean_distance"
+        assert shown[key] == before[key]  # epoch 50's, until the attack on 51 lands
+        release.set()
+        await measured(pilot, s)
+        assert panel.border_title == "Experiment"
+        s.background = None
+        assert screen.snapshot.metrics[key] == measure(s)[key] != before[key]

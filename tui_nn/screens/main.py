@@ -18,9 +18,10 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
 
+from engine.experiments.cache import Background
 from engine.session import Session
 from engine.snapshot import Snapshot
-from tui_nn.messages import TrainingProgress, TrainingStopped
+from tui_nn.messages import MeasurementLanded, TrainingProgress, TrainingStopped
 from tui_nn.plane import legend, panes_legend
 from tui_nn.readouts import describe_blowup, format_probe
 from tui_nn.screens.dialogs import GoToDialog
@@ -61,6 +62,8 @@ PANES = (
     ("neurons", "Neurons", "Hidden neurons"),
 )
 """(pane id, tab label, panel title), in tab order; the map comes first."""
+MEASURING = " · measuring…"
+"""After the experiment panel's title while its figures are measured again (paused)."""
 NOTICE_SECONDS = 5
 """How long a notice stays in the caption bar."""
 TOO_SMALL = "Terminal too small\nneeds {} x {}, is {} x {}\nmake it larger"
@@ -206,8 +209,12 @@ class MainScreen(LabScreen):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
 
     def on_key(self, event: Key) -> None:
-        """A key: training holds off for a moment, so the answer is drawn at once."""
+        """A key: training and measuring hold off for a moment, so the answer is drawn at once."""
         self._answering_until = time.perf_counter() + KEY_HOLD
+
+    def answering(self) -> bool:
+        """Whether a key was pressed within the last KEY_HOLD seconds (any thread may ask)."""
+        return time.perf_counter() < self._answering_until
 
     def on_resize(self, event: Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -250,6 +257,10 @@ class MainScreen(LabScreen):
     def session_changed(self) -> None:
         """Fit the screen to the session: its experiment, opening view, range and speed."""
         session = self.session
+        if session.background is None:  # attacks and fitted copies measured off this thread
+            session.background = Background(
+                lambda: self.post_message(MeasurementLanded()), hold=self.answering
+            )
         experiments = bool(session.scenario.experiments.model_dump(exclude_none=True))
         self.set_class(experiments, "-experiment")
         order = ("experiment", "loss", "neurons", "architecture")
@@ -386,6 +397,10 @@ class MainScreen(LabScreen):
             self._redrawing_stale = True
             self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
+        measuring = snapshot.measuring and not self.running
+        title = self.query_one(ExperimentPanel).border_title or ""
+        title = title.removesuffix(MEASURING)
+        self.query_one(ExperimentPanel).border_title = title + (MEASURING if measuring else "")
         self.query_one(TitleBar).set(
             title=snapshot.title,
             running=self.running,
@@ -446,6 +461,10 @@ class MainScreen(LabScreen):
         else:
             items = panes_legend(snapshot, self.boundary.rasters, difference=view.difference)
         self.query_one(MapLegend).set_items(items, self.glyphs)
+
+    def on_measurement_landed(self, message: MeasurementLanded) -> None:
+        if not self.running:  # while running, the next frame draws it
+            self.redraw()
 
     def on_training_progress(self, message: TrainingProgress) -> None:
         if message.epoch and self.session.last_fork is not None:
@@ -535,7 +554,7 @@ class MainScreen(LabScreen):
             self.post_message,
             done,
             pause_at,
-            hold=lambda: time.perf_counter() < self._answering_until,
+            hold=self.answering,
         )
 
     async def stop_training(self) -> None:

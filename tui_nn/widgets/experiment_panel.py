@@ -234,7 +234,8 @@ class ExperimentPanel(Panel, VerticalScroll):
         ]
         log = any(s.log for s in view.series)
         plot = section.chart
-        plot.plot(curves, log=log, glyphs=self.glyphs, key=(snapshot.revision, self.view_key()))
+        key = (snapshot.revision, snapshot.measured, self.view_key())
+        plot.plot(curves, log=log, glyphs=self.glyphs, key=key)
         legend = Text()
         for text, style in legend_segments(curves, self.glyphs, Style()):
             legend.append(text, style)

@@ -59,14 +59,14 @@ class Panel(Widget):
         instead of delaying every frame and every key.
         """
         view = (snapshot.scenario, self.palette.key, self.view_key())
-        key = (snapshot.revision, view)
+        key = (snapshot.revision, snapshot.measured, view)
         if key == self._shown and self.snapshot is not None:
             return
         now = clock()
         if (
             paced
             and self._shown is not None
-            and self._shown[1] == view  # type: ignore[index]
+            and self._shown[-1] == view  # type: ignore[index]
             and now - self._drawn_at < self._draw_seconds / DRAW_SHARE
         ):
             return
