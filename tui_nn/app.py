@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -20,6 +21,7 @@ from engine.session import Session
 from tui_nn.catalog import DEFAULT_SCENARIO, resolve
 from tui_nn.contrast import make_variables_readable
 from tui_nn.keymap import default_keymap_path, load_keymap
+from tui_nn.messages import TerminalLost
 from tui_nn.screens.dialogs import ErrorDialog, GoToDialog, SaveDialog
 from tui_nn.screens.help import HelpScreen
 from tui_nn.screens.main import MainScreen
@@ -115,6 +117,12 @@ class TuiNN(App[int]):
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
         self._restore_signals = end_on_signals(self)
+        if self.output is not None:
+            self.output.on_lost = lambda: self.post_message(TerminalLost())
+
+    async def on_terminal_lost(self, message: TerminalLost) -> None:
+        """The terminal has gone: end as a hang-up does (nobody is left to press q)."""
+        await self.quit_with(128 + signal.SIGHUP)
 
     def on_unmount(self) -> None:
         self._restore_signals()

@@ -63,3 +63,7 @@ class MeasurementLanded(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, MeasurementLanded)
+
+
+class TerminalLost(Message):
+    """Writing to the terminal failed: it has gone (a dropped SSH link, a closed window)."""

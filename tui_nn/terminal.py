@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from rich.cells import cell_len
@@ -232,6 +232,11 @@ class MeteredFile:
         self.taken = 0
         self.written = 0
         """Characters actually written to the terminal (after the filter)."""
+        self.lost = False
+        """Whether the terminal has gone (a write failed: the SSH link or the window closed);
+        from then on output is dropped, so the writer thread never stops taking it."""
+        self.on_lost: Callable[[], object] = lambda: None
+        """Called once, on the writer thread, when the terminal is found gone."""
         self._lock = threading.Lock()
 
     def hand(self, count: int) -> None:
@@ -246,17 +251,31 @@ class MeteredFile:
             return self.handed - self.taken
 
     def write(self, text: str) -> int:
-        data = self.diff.feed(text) if self.diff is not None else text
-        if data:
-            self.file.write(data)
-            self.file.flush()
+        data = ""
+        if not self.lost:
+            data = self.diff.feed(text) if self.diff is not None else text
+            if data:
+                try:
+                    self.file.write(data)
+                    self.file.flush()
+                except (OSError, ValueError):  # EIO after a hang-up; a closed file
+                    self._lose()
+                    data = ""
         with self._lock:
             self.taken += len(text)
             self.written += len(data)
         return len(text)
 
     def flush(self) -> None:
-        self.file.flush()
+        if not self.lost:
+            try:
+                self.file.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self) -> None:
+        self.lost = True
+        self.on_lost()
 
     def fileno(self) -> int:
         return self.file.fileno()

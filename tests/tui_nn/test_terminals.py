@@ -276,3 +276,35 @@ def test_sigterm_and_sighup_give_the_terminal_back(signum: int) -> None:
     assert b"\x1b[?1049l" in after  # back from the alternate screen
     assert b"\x1b[?1000l" in after  # the mouse no longer reported
     assert b"\x1b[?25h" in after  # the cursor shown again
+
+
+def test_a_trainer_whose_terminal_goes_away_ends() -> None:
+    """The window closes (or the SSH link drops) while training runs: the terminal hangs up
+    and writing to it fails. The trainer must end as a hang-up does (129), not wait forever
+    for a terminal that will never take its output again."""
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "tui_nn", "moons"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    try:
+        read_terminal(controller, b"i shows this again")
+        os.write(controller, b"\x1b")  # close the story card
+        read_terminal(controller, b"paused")
+        os.write(controller, b" ")  # train
+        read_terminal(controller, b"running")
+        os.close(controller)  # the terminal goes away mid-frame
+        controller = -1
+        assert trainer.wait(60) == 128 + signal.SIGHUP
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+        if controller >= 0:
+            os.close(controller)
