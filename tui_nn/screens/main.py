@@ -205,8 +205,14 @@ class MainScreen(LabScreen):
         self.session_changed()
         self._apply_layout(self.size.width, self.size.height)
         self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
+        self.call_after_refresh(self._first_frame_drawn)
         # The plane's colours come from the theme: a new theme redraws every panel.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+
+    def _first_frame_drawn(self) -> None:
+        freeze = getattr(self.app, "freeze_startup_heap", None)
+        if freeze is not None:
+            self.call_after_refresh(freeze)
 
     def on_key(self, event: Key) -> None:
         """A key: training and measuring hold off for a moment, so the answer is drawn at once."""
