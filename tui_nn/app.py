@@ -32,6 +32,10 @@ from tui_nn.terminal import MeteredFile, metered, remote
 from tui_nn.training import default_fps
 from tui_nn.widgets.palette import ColorMode, color_mode, uses_glyphs
 
+GC_THRESHOLDS = (5000, 10, 10)
+"""The collector's thresholds while the trainer runs: a youngest generation of 5,000 net
+allocations instead of 700, so a full collection comes 7 times less often."""
+
 ColorOption = Literal["auto", "truecolor", "256", "16", "none"]
 
 RICH_COLOR_SYSTEMS = {"truecolor": "truecolor", "256": "256", "16": "standard"}
@@ -129,6 +133,7 @@ class TuiNN(App[int]):
         if self.freeze_heap:
             gc.collect()
             gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
 
     def on_mount(self) -> None:
         if self.user_keymap:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 
@@ -17,7 +18,7 @@ from textual.drivers._writer_thread import WriterThread
 from textual.strip import Strip
 
 from engine.session import Session
-from tui_nn.app import TuiNN
+from tui_nn.app import GC_THRESHOLDS, TuiNN
 from tui_nn.catalog import shipped_dir
 from tui_nn.terminal import FORGET, MeteredDriver, MeteredFile, ScreenDiff, remote
 from tui_nn.training import LOCAL_FPS, REMOTE_FPS, SLOWEST_FRAME, FramePacer
@@ -221,3 +222,20 @@ async def test_an_expensive_panel_redraws_at_its_own_pace_while_training(
         now[0] += 0.5  # ten times its draw time later: its turn again
         view.show(session.snapshot(), paced=True)
         assert view.draws == drawn + 3
+
+
+async def test_the_program_freezes_its_start_up_heap_after_the_first_frame() -> None:
+    """What start-up made is left out of later full collections (the program's own run only),
+    and the youngest generation is collected less often."""
+    before = gc.get_threshold()
+    app = TuiNN(Session.from_file(shipped_dir() / "moons.toml"), story=False)
+    app.freeze_heap = True
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert app.trainer.frames_drawn >= 1
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
