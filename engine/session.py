@@ -209,8 +209,9 @@ class Session(SessionEdits):
         self._sampled: dict[str, Trace] = {}
         self.traces = SampledFigures(self._sampled)
         """Experiment figures sampled during training: name -> (epochs, values)."""
-        self.measurements: dict[str, tuple[int, float, object]] = {}
-        """Expensive measurements by name: (revision, time, value) (``experiments.cache``)."""
+        self.measurements: dict[str, tuple[int, float, object, float]] = {}
+        """Expensive measurements by name: (revision, time, value, seconds it took)
+        (``experiments.cache``)."""
         self.moments: list[tuple[int, MomentConfig]] = []
         """Moments reached so far, with the epoch each was reached at."""
         self._waiting = list(sc.moments)

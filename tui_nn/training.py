@@ -24,7 +24,7 @@ from tui_nn.messages import TrainingProgress, TrainingStopped
 CHUNK_SECONDS = 0.01
 """Longest the worker holds the session's lock in one call to step(): a key that needs the
 session (a snapshot to draw) waits at most this long for it."""
-TRAIN_SHARE = 0.6
+TRAIN_SHARE = 0.8
 """Share of each frame spent training at top speed; the rest is left to drawing."""
 HOLD_POLL = 0.005
 """Seconds between looks at whether the interface still needs the interpreter."""

@@ -3,9 +3,9 @@
 An attack over every test point or a surrogate fitted from scratch costs milliseconds to a
 few tenths of a second, while the trainer asks for every experiment's view up to fifteen
 times a second. ``cached`` measures again only when the session changed (its revision), and,
-while the session is paced (training runs in the trainer), no more often than its pace; the
-headless runner and every expectation checkpoint always get a measurement of the session as
-it is.
+while the session is paced (training runs in the trainer), no more often than its pace or
+than keeps the measurement to COST_SHARE of the time, whichever is longer; the headless
+runner and every expectation checkpoint always get a measurement of the session as it is.
 
 An interactive front end gives the session a ``Background``: a measurement that is out of
 date is then made again in a thread of its own, on a frozen copy of the session, while the
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+COST_SHARE = 0.1
+"""While training runs, a measurement is made again no more than takes this share of the time:
+one that took 70 ms is repeated at most every 0.7 s (or the session's pace, if longer)."""
 HOLD_POLL = 0.005
 """Seconds between looks at whether a held measurement may start."""
 
@@ -41,14 +44,17 @@ def cached(session: Session, name: str, measure: Callable[[Session], T]) -> T:
     store = session.measurements
     entry = store.get(name)
     if entry is not None:
-        revision, when, value = entry
-        if revision == session.revision or time.monotonic() - when < session.pace:
+        revision, when, value, cost = entry
+        pace = max(session.pace, cost / COST_SHARE) if session.pace else 0.0
+        if revision == session.revision or time.monotonic() - when < pace:
             return cast(T, value)
         if session.background is not None:
             session.background.request(session, name, measure)
             return cast(T, value)
+    start = time.monotonic()
     value = measure(session)
-    store[name] = (session.revision, time.monotonic(), value)
+    now = time.monotonic()
+    store[name] = (session.revision, now, value, now - start)
     return value
 
 
@@ -126,10 +132,11 @@ class Background:
         measure: Callable[[Session], object],
         frozen: Session,
         revision: int,
-        store: dict[str, tuple[int, float, object]],
+        store: dict[str, tuple[int, float, object, float]],
     ) -> None:
         while self.hold():
             time.sleep(HOLD_POLL)
+        start = time.monotonic()
         try:
             value = measure(frozen)
         except Exception:
@@ -138,7 +145,8 @@ class Background:
         else:
             with session.lock:
                 if session.measurements is store:
-                    store[name] = (revision, time.monotonic(), value)
+                    now = time.monotonic()
+                    store[name] = (revision, now, value, now - start)
                     self.landed += 1
         finally:
             with self._lock:

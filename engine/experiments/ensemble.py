@@ -149,8 +149,10 @@ def _plane(session: Session) -> Plane | None:
 
     grid = cached(session, "ensemble.plane", measure)
     if grid.extent != extent or grid.output.shape != (height, width):  # another picture
+        start = time.monotonic()
         grid = measure(session)
-        session.measurements["ensemble.plane"] = (session.revision, time.monotonic(), grid)
+        now = time.monotonic()
+        session.measurements["ensemble.plane"] = (session.revision, now, grid, now - start)
     return Plane(f"ensemble of {population(session).size}", grid, tracks=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -93,3 +94,16 @@ def test_a_measurement_that_fails_in_the_background_raises_in_the_caller() -> No
     session.background.join()
     with pytest.raises(ValueError, match="measured nothing"):
         cached(session, "failing", failing)
+
+
+def test_while_training_an_expensive_measurement_takes_at_most_a_tenth_of_the_time() -> None:
+    session = session_at(10)
+    session.pace_measurements(0.001)  # training runs: measurements may be a millisecond old
+    took_an_hour = (session.revision, time.monotonic(), "old", 3600.0)
+    session.measurements["costly"] = took_an_hour
+    session.step(1)
+    assert cached(session, "costly", lambda s: "new") == "old"  # not again for ten hours
+    session.measurements["cheap"] = (session.revision - 1, time.monotonic() - 1.0, "old", 0.0)
+    assert cached(session, "cheap", lambda s: "new") == "new"  # its pace is the session's
+    session.pace_measurements(0)  # paused: every revision measured again, however costly
+    assert cached(session, "costly", lambda s: "new") == "new"
