@@ -2,9 +2,12 @@
 
 The worker trains in chunks short enough (~10 ms) that the interface thread, which needs the
 session's lock to take a snapshot, never waits long. Each frame it trains for at most
-TRAIN_SHARE of the frame, posts one progress message, and sleeps out the rest, so the redraw
-runs while nothing competes for the lock or the interpreter: slow speeds stay watchable, and at
-top speed the screen still keeps its frame rate.
+TRAIN_SHARE of the frame, posts one progress message, and waits until the interface has drawn
+that frame (or a frame's time has passed) before sleeping out the rest, so the redraw runs while
+nothing competes for the lock or the interpreter: slow speeds stay watchable, and at top speed
+the screen still keeps its frame rate. Where a frame takes long to draw (many panels), frames
+come less often instead of training slowing down: training keeps at least TRAIN_FLOOR of the
+time.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ CHUNK_SECONDS = 0.01
 session (a snapshot to draw) waits at most this long for it."""
 TRAIN_SHARE = 0.8
 """Share of each frame spent training at top speed; the rest is left to drawing."""
+TRAIN_FLOOR = 0.7
+"""Share of the time training keeps at top speed however long a frame takes to draw."""
+LONGEST_BUDGET = 0.25
+"""Longest the worker trains between two frames (seconds): at least 4 frames a second."""
+IDLE_POLL = 0.002
+"""Seconds between looks at the interface thread's processor clock while waiting for it."""
+IDLE_SHARE = 0.1
+"""The interface thread counts as idle once it used less than this share of a poll interval
+(Textual renders a frame's widgets in several passes after the redraw itself returns)."""
 HOLD_POLL = 0.005
 """Seconds between looks at whether the interface still needs the interpreter."""
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -53,6 +65,8 @@ def train_loop(
     done: threading.Event,
     pause_at: int | None = None,
     hold: Callable[[], bool] | None = None,
+    shown: threading.Event | None = None,
+    interface_clock: Callable[[], float] | None = None,
 ) -> None:
     """Body of the training worker: train until cancelled, or until it should pause.
 
@@ -68,11 +82,17 @@ def train_loop(
         pause_at: Stop at this epoch (the scenario's training.epochs), or None.
         hold: While it returns True the worker trains nothing (a key is being answered: the
             interface thread then has the interpreter to itself).
+        shown: Set by the interface once it has drawn the frame a progress message asked for
+            (and by whoever cancels the worker, so it does not wait); the worker clears it
+            before each message. None: no waiting for frames.
+        interface_clock: The interface thread's processor time (``thread_clock``): after
+            ``shown``, the worker also waits until that thread has gone idle.
     """
     worker = get_current_worker()
     per_epoch = 1e-4
     frame = 1.0 / max(fps, 1.0)
     budget = frame * TRAIN_SHARE
+    drawing = 0.0  # seconds the last frames took to draw, smoothed
     try:
         while not worker.is_cancelled:
             start = time.perf_counter()
@@ -101,12 +121,58 @@ def train_loop(
                     return
                 if time.perf_counter() - start >= budget:
                     break
+            if shown is not None:
+                shown.clear()
+            posted = time.perf_counter()
             post(TrainingProgress(session.epoch))
+            if (
+                shown is not None
+                and not worker.is_cancelled
+                and shown.wait(frame)
+                and settled(interface_clock, posted + frame, worker.cancelled_event)
+            ):
+                drawing = 0.7 * drawing + 0.3 * (time.perf_counter() - posted)
+                budget = training_budget(frame, drawing)
             rest = frame - (time.perf_counter() - start)
             if rest > 0:
                 worker.cancelled_event.wait(rest)
     finally:
         done.set()
+
+
+def training_budget(frame: float, drawing: float) -> float:
+    """Seconds to train before the next frame at top speed: TRAIN_SHARE of the frame, or more
+    when drawing a frame takes ``drawing`` seconds, so training keeps TRAIN_FLOOR of the time
+    (frames then come less often), and never more than LONGEST_BUDGET."""
+    floor = drawing * TRAIN_FLOOR / (1 - TRAIN_FLOOR)
+    return min(LONGEST_BUDGET, max(frame * TRAIN_SHARE, floor))
+
+
+def thread_clock(ident: int) -> Callable[[], float] | None:
+    """A reader of thread ``ident``'s processor time in seconds, callable from any thread;
+    None where the platform has no per-thread clock."""
+    try:
+        clock = time.pthread_getcpuclockid(ident)
+        time.clock_gettime(clock)
+    except (AttributeError, OSError):
+        return None
+    return lambda: time.clock_gettime(clock)
+
+
+def settled(clock: Callable[[], float] | None, deadline: float, cancelled: threading.Event) -> bool:
+    """Wait until the thread ``clock`` reads has gone idle (it used less than IDLE_SHARE of an
+    IDLE_POLL interval); False when ``deadline`` (time.perf_counter) or a cancel came first."""
+    if clock is None:
+        return True
+    used = clock()
+    while time.perf_counter() < deadline:
+        if cancelled.wait(IDLE_POLL):
+            return False
+        now = clock()
+        if now - used < IDLE_POLL * IDLE_SHARE:
+            return True
+        used = now
+    return False
 
 
 class FramePacer:

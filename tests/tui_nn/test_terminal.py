@@ -6,6 +6,7 @@ import fcntl
 import gc
 import os
 import threading
+import time
 
 import pyte
 import pytest
@@ -21,7 +22,18 @@ from engine.session import Session
 from tui_nn.app import GC_THRESHOLDS, TuiNN
 from tui_nn.catalog import shipped_dir
 from tui_nn.terminal import FORGET, MeteredDriver, MeteredFile, ScreenDiff, remote
-from tui_nn.training import LOCAL_FPS, REMOTE_FPS, SLOWEST_FRAME, FramePacer
+from tui_nn.training import (
+    LOCAL_FPS,
+    LONGEST_BUDGET,
+    REMOTE_FPS,
+    SLOWEST_FRAME,
+    TRAIN_FLOOR,
+    TRAIN_SHARE,
+    FramePacer,
+    settled,
+    thread_clock,
+    training_budget,
+)
 
 WIDTH, HEIGHT = 30, 8
 CONSOLES = {mode: Console(color_system=mode, force_terminal=True) for mode in ("truecolor", "256")}
@@ -179,6 +191,65 @@ def test_frames_back_off_while_the_terminal_is_behind_and_come_back() -> None:
     for frame_no in range(30):
         pacer.drawn(now=2.0 + frame_no)
     assert pacer.interval == pytest.approx(1 / 15)
+
+
+def test_training_keeps_its_share_of_the_time_when_frames_are_slow_to_draw() -> None:
+    frame = 1 / 15
+    assert training_budget(frame, 0.005) == frame * TRAIN_SHARE  # cheap frames: as paced
+    budget = training_budget(frame, 0.05)
+    assert budget > frame * TRAIN_SHARE
+    assert budget / (budget + 0.05) == pytest.approx(TRAIN_FLOOR)
+    assert training_budget(frame, 1.0) == LONGEST_BUDGET  # still a few frames a second
+
+
+class Burner:
+    """A real thread that keeps a processor busy until told to stop, then sleeps."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.end = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        ident = self.thread.ident
+        assert ident is not None
+        clock = thread_clock(ident)
+        assert clock is not None  # Linux has per-thread clocks
+        self.clock = clock
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            pass
+        self.end.wait()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.end.set()
+        self.thread.join()
+
+
+def test_the_trainer_goes_on_once_the_interface_thread_is_idle() -> None:
+    burner = Burner()
+    try:
+        threading.Timer(0.05, burner.stop.set).start()
+        assert settled(burner.clock, time.perf_counter() + 10, threading.Event())
+        assert burner.stop.is_set()  # not before the thread stopped working
+    finally:
+        burner.close()
+
+
+def test_the_trainer_stops_waiting_for_a_busy_interface_after_a_frame_or_a_cancel() -> None:
+    burner = Burner()
+    try:
+        start = time.perf_counter()
+        assert not settled(burner.clock, start + 0.05, threading.Event())
+        assert time.perf_counter() - start >= 0.05
+        cancelled = threading.Event()
+        threading.Timer(0.05, cancelled.set).start()
+        assert not settled(burner.clock, time.perf_counter() + 10, cancelled)
+        assert cancelled.is_set()
+        assert not burner.stop.is_set()  # it was busy all along
+    finally:
+        burner.close()
 
 
 def _read_all(fd: int) -> None:

@@ -29,7 +29,7 @@ from tui_nn.screens.help import HelpScreen, help_rows
 from tui_nn.screens.lab import BLOCK_CHUNK, LAB_BINDINGS, LabScreen, epochs
 from tui_nn.screens.story_card import StoryCard
 from tui_nn.story import plain
-from tui_nn.training import SPEEDS, FramePacer, SpeedMeter, train_loop
+from tui_nn.training import SPEEDS, FramePacer, SpeedMeter, thread_clock, train_loop
 from tui_nn.widgets.architecture_view import ArchitectureView
 from tui_nn.widgets.boundary_map import BoundaryMap, MapView, map_views, opening_view
 from tui_nn.widgets.caption_bar import CaptionBar, CaptionKind
@@ -164,6 +164,10 @@ class MainScreen(LabScreen):
         """The scenario probe point `p` jumped to last."""
         self._worker_done = threading.Event()
         self._worker_done.set()
+        self._frame_shown = threading.Event()
+        """Set once a frame the trainer asked for is on screen (the trainer waits for it)."""
+        self._interface_clock: Callable[[], float] | None = None
+        """The interface thread's processor time: the trainer waits until it stands still."""
         self._meter = SpeedMeter()
         self.pacer = FramePacer(fps)
         """When frames may be drawn while training runs (the terminal's backlog is read once
@@ -193,6 +197,7 @@ class MainScreen(LabScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._interface_clock = thread_clock(threading.get_ident())
         output = getattr(self.app, "output", None)
         if output is not None:
             self.pacer.backlog = lambda: output.backlog
@@ -375,6 +380,8 @@ class MainScreen(LabScreen):
         if not self.is_mounted or self.has_class("-tiny"):
             return
         self.pacer.drawn()
+        if self.running:  # the trainer goes on once this frame is on screen
+            self.call_after_refresh(self._frame_shown.set)
         self._draw_pending = False
         self.frames_drawn += 1
         session = self.session
@@ -561,12 +568,15 @@ class MainScreen(LabScreen):
             done,
             pause_at,
             hold=self.answering,
+            shown=self._frame_shown,
+            interface_clock=self._interface_clock,
         )
 
     async def stop_training(self) -> None:
         """Cancel the worker and wait until its thread has let go of the session."""
         self.workers.cancel_group(self, "job")
         self.workers.cancel_group(self, "training")
+        self._frame_shown.set()  # a trainer waiting for a frame sees the cancel at once
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
         self.session.pace_measurements(0)
