@@ -200,3 +200,25 @@ async def test_command_palette_offers_the_trainer_commands() -> None:
         assert sum("quit" in t.lower() for t in titles) == 1  # Textual's own, once
         assert len(titles) == len(set(titles))  # a list: a command offered twice would show
         assert "Probe left" not in titles  # moving the probe is for keys, not the palette
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_a_keys_notice_lies_over_the_panels_and_a_moment_makes_room(
+    size: tuple[int, int],
+) -> None:
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=size) as pilot:
+        screen = app.trainer
+        panels = screen.query_one("#panels")
+        bar = screen.query_one(CaptionBar)
+        region, grid = panels.region, screen.boundary.grid_size()
+        await pilot.press("y")
+        await pilot.pause()
+        assert bar.caption.startswith("d adds class") and bar.display
+        assert panels.region == region and screen.boundary.grid_size() == grid
+        assert bar.region.y == 2  # under the title and status lines, over the panels' top
+
+        bar.say("A scenario's caption", "moment")
+        await pilot.pause()
+        assert panels.region.y == region.y + bar.region.height  # a moment takes its rows
+        assert screen.boundary.grid_size() != grid

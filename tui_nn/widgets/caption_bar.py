@@ -34,6 +34,14 @@ class CaptionBar(Static):
     CaptionBar.-target { background: $primary 25%; }
     CaptionBar.-error { background: $error 35%; }
     CaptionBar.-notice { background: $panel; }
+    /* A key's notice or error lies over the top of the panels, below the status line, for
+       the few seconds it shows: the panels do not move, so the map is not drawn again at
+       another size. A scenario's caption (a moment) takes its own rows. */
+    CaptionBar.-notice, CaptionBar.-error {
+        position: absolute;
+        offset-y: 2;
+        layer: notices;
+    }
     """
 
     def __init__(self, **kwargs: object) -> None:
