@@ -21,6 +21,8 @@ from textual.strip import Strip
 from engine.session import Session
 from tui_nn.app import GC_THRESHOLDS, TuiNN
 from tui_nn.catalog import shipped_dir
+from tui_nn.messages import TrainingProgress
+from tui_nn.screens import main as main_screen
 from tui_nn.terminal import FORGET, MeteredDriver, MeteredFile, ScreenDiff, remote
 from tui_nn.training import (
     LOCAL_FPS,
@@ -310,3 +312,25 @@ async def test_the_program_freezes_its_start_up_heap_after_the_first_frame() -> 
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_a_progress_message_draws_no_frame_while_a_key_is_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The key's own frame shows the state; a frame for a queued progress message would only
+    make it wait."""
+    monkeypatch.setattr(main_screen, "KEY_HOLD", 60.0)  # the key is answered all test long
+    app = TuiNN(Session.from_file(shipped_dir() / "moons.toml"), story=False, fps=1000)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.trainer
+        await pilot.pause()
+        before = screen.frames_drawn
+        screen.post_message(TrainingProgress(0))
+        await pilot.pause()
+        assert screen.frames_drawn == before + 1  # no key: the message draws a frame
+        await pilot.press("y")  # a key (it draws its own frame)
+        assert screen.answering()
+        before = screen.frames_drawn
+        screen.post_message(TrainingProgress(0))
+        await pilot.pause()
+        assert screen.frames_drawn == before

@@ -484,6 +484,10 @@ class MainScreen(LabScreen):
             self.fork_note()
         eps = self._meter.add(message.epoch)
         self.query_one(TitleBar).set(epochs_per_second=eps)
+        if self.answering():
+            # A key is being answered (training holds off meanwhile): its own frame shows the
+            # state, and a frame for this message would only make that one wait.
+            return
         if not self._draw_pending:
             self._paced_redraw()
 
