@@ -254,13 +254,8 @@ class MeteredFile:
         data = ""
         if not self.lost:
             data = self.diff.feed(text) if self.diff is not None else text
-            if data:
-                try:
-                    self.file.write(data)
-                    self.file.flush()
-                except (OSError, ValueError):  # EIO after a hang-up; a closed file
-                    self._lose()
-                    data = ""
+            if data and not self._send(data):
+                data = ""
         with self._lock:
             self.taken += len(text)
             self.written += len(data)
@@ -268,14 +263,19 @@ class MeteredFile:
 
     def flush(self) -> None:
         if not self.lost:
-            try:
-                self.file.flush()
-            except (OSError, ValueError):
-                self._lose()
+            self._send("")
 
-    def _lose(self) -> None:
-        self.lost = True
-        self.on_lost()
+    def _send(self, data: str) -> bool:
+        """Write ``data`` and flush; False (and the terminal marked lost) if that failed."""
+        try:
+            if data:
+                self.file.write(data)
+            self.file.flush()
+        except (OSError, ValueError):  # EIO after a hang-up; a closed file
+            self.lost = True
+            self.on_lost()
+            return False
+        return True
 
     def fileno(self) -> int:
         return self.file.fileno()

@@ -51,11 +51,27 @@ def cached(session: Session, name: str, measure: Callable[[Session], T]) -> T:
         if session.background is not None:
             session.background.request(session, name, measure)
             return cast(T, value)
+    return measure_now(session, name, measure)
+
+
+def measure_now(session: Session, name: str, measure: Callable[[Session], T]) -> T:
+    """``measure(session)`` in the caller's thread, stored as ``name``'s latest measurement."""
     start = time.monotonic()
     value = measure(session)
-    now = time.monotonic()
-    store[name] = (session.revision, now, value, now - start)
+    _store(session.measurements, name, session.revision, start, value)
     return value
+
+
+def _store(
+    store: dict[str, tuple[int, float, object, float]],
+    name: str,
+    revision: int,
+    start: float,
+    value: object,
+) -> None:
+    """Keep a measurement of ``revision`` begun at ``start``: (revision, when, value, cost)."""
+    now = time.monotonic()
+    store[name] = (revision, now, value, now - start)
 
 
 class Background:
@@ -145,8 +161,7 @@ class Background:
         else:
             with session.lock:
                 if session.measurements is store:
-                    now = time.monotonic()
-                    store[name] = (revision, now, value, now - start)
+                    _store(store, name, revision, start, value)
                     self.landed += 1
         finally:
             with self._lock:

@@ -13,14 +13,13 @@ beside the single network's on the map.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from engine.experiments.cache import cached
+from engine.experiments.cache import cached, measure_now
 from engine.experiments.common import number_key, sure
 from engine.experiments.ood import centroid, directions
 from engine.experiments.view import ExperimentView, Figure, Mark, Plane, Table, percent
@@ -149,10 +148,7 @@ def _plane(session: Session) -> Plane | None:
 
     grid = cached(session, "ensemble.plane", measure)
     if grid.extent != extent or grid.output.shape != (height, width):  # another picture
-        start = time.monotonic()
-        grid = measure(session)
-        now = time.monotonic()
-        session.measurements["ensemble.plane"] = (session.revision, now, grid, now - start)
+        grid = measure_now(session, "ensemble.plane", measure)
     return Plane(f"ensemble of {population(session).size}", grid, tracks=True)
 
 

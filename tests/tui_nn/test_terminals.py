@@ -248,10 +248,9 @@ def read_terminal(controller: int, until: bytes | None, limit: float = 60) -> by
     return out
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_give_the_terminal_back(signum: int) -> None:
-    """`kill PID`: the trainer ends as on q, gives the terminal back (the main screen, no mouse
-    reports, a cursor) and exits 128 + the signal, as the headless commands do."""
+def trainer_in_a_terminal() -> tuple[int, subprocess.Popen[bytes]]:
+    """`tui-nn moons` in a real 100x30 pseudo-terminal of its own; returns the terminal's
+    controlling end and the process."""
     controller, terminal = os.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     trainer = subprocess.Popen(
@@ -263,6 +262,14 @@ def test_sigterm_and_sighup_give_the_terminal_back(signum: int) -> None:
         start_new_session=True,  # its own controlling terminal, as in a real one
     )
     os.close(terminal)
+    return controller, trainer
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_give_the_terminal_back(signum: int) -> None:
+    """`kill PID`: the trainer ends as on q, gives the terminal back (the main screen, no mouse
+    reports, a cursor) and exits 128 + the signal, as the headless commands do."""
+    controller, trainer = trainer_in_a_terminal()
     try:
         read_terminal(controller, b"i shows this again")  # the trainer and its story card
         trainer.send_signal(signum)
@@ -282,17 +289,7 @@ def test_a_trainer_whose_terminal_goes_away_ends() -> None:
     """The window closes (or the SSH link drops) while training runs: the terminal hangs up
     and writing to it fails. The trainer must end as a hang-up does (129), not wait forever
     for a terminal that will never take its output again."""
-    controller, terminal = os.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    trainer = subprocess.Popen(
-        [sys.executable, "-m", "tui_nn", "moons"],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env={**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"},
-        start_new_session=True,
-    )
-    os.close(terminal)
+    controller, trainer = trainer_in_a_terminal()
     try:
         read_terminal(controller, b"i shows this again")
         os.write(controller, b"\x1b")  # close the story card

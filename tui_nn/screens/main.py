@@ -62,6 +62,7 @@ PANES = (
     ("neurons", "Neurons", "Hidden neurons"),
 )
 """(pane id, tab label, panel title), in tab order; the map comes first."""
+PANE_TITLES = {pane: title for pane, _, title in PANES}
 MEASURING = " · measuring…"
 """After the experiment panel's title while its figures are measured again (paused)."""
 NOTICE_SECONDS = 5
@@ -411,9 +412,9 @@ class MainScreen(LabScreen):
             self.call_after_refresh(self._redraw_stale)
         self._draw_map_frame(snapshot)
         measuring = snapshot.measuring and not self.running
-        title = self.query_one(ExperimentPanel).border_title or ""
-        title = title.removesuffix(MEASURING)
-        self.query_one(ExperimentPanel).border_title = title + (MEASURING if measuring else "")
+        self.query_one(ExperimentPanel).border_title = PANE_TITLES["experiment"] + (
+            MEASURING if measuring else ""
+        )
         self.query_one(TitleBar).set(
             title=snapshot.title,
             running=self.running,
