@@ -2,6 +2,6 @@
 
 import sys
 
-from tui_nn.cli import main
+from tui_nn.launch import main
 
 sys.exit(main())

@@ -134,6 +134,7 @@ class TuiNN(App[int]):
             gc.collect()
             gc.freeze()
             gc.set_threshold(*GC_THRESHOLDS)
+            gc.enable()  # off while the program started (``tui_nn.launch``)
 
     def on_mount(self) -> None:
         if self.user_keymap:

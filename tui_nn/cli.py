@@ -7,6 +7,7 @@ temporary files are removed as the stack unwinds.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -93,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": cmd_sweep,
     }
     command = commands.get(args[0]) if args else None
+    if command is not None:  # the trainer turns the collector on after its first frame
+        gc.enable()
     headless = command not in (None, cmd_serve)
     previous = {}
     if headless and threading.current_thread() is threading.main_thread():
@@ -104,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputError as exc:
         return _output_failed(exc)
     finally:
+        gc.enable()  # off while `tui_nn.launch` started us, if the trainer never drew
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tui_nn import cli, launch
 from tui_nn.catalog import shipped_dir, shipped_names
 from tui_nn.cli import main
 
@@ -437,3 +440,35 @@ def test_epochs_override_is_validated_with_the_rest_of_the_scenario(
     path.write_text("[training]\nepochs = 50\n[experiments.poison]\nat_epoch = 20\n")
     assert main(["run", str(path), "--epochs", "10", "--quiet"]) == 2
     assert "experiments.poison.at_epoch: never reached" in capsys.readouterr().err
+
+
+def test_the_console_script_collects_again_before_a_headless_command_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`tui_nn.launch` starts with the collector off; a headless command runs with it on."""
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "cmd_list", lambda argv: seen.append(gc.isenabled()) or 0)
+    try:
+        assert launch.main(["list"]) == 0
+        assert seen == [True] and gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_collector_is_on_again_when_the_trainer_cannot_start() -> None:
+    """No terminal here (pytest's stdin is not one): the trainer refuses before its first frame,
+    and the collector the launcher turned off is on again."""
+    try:
+        assert launch.main(["moons"]) == 2
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_console_script_is_the_launcher() -> None:
+    entry = [
+        point
+        for point in importlib.metadata.entry_points(group="console_scripts")
+        if point.name == "tui-nn"
+    ]
+    assert [point.value for point in entry] == ["tui_nn.launch:main"]

@@ -303,13 +303,16 @@ async def test_the_program_freezes_its_start_up_heap_after_the_first_frame() -> 
     before = gc.get_threshold()
     app = TuiNN(Session.from_file(shipped_dir() / "moons.toml"), story=False)
     app.freeze_heap = True
+    gc.disable()  # as `tui_nn.launch` starts the program
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             assert app.trainer.frames_drawn >= 1
             assert gc.get_freeze_count() > 10_000
             assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.isenabled()  # collecting again once the first frame is drawn
     finally:
+        gc.enable()
         gc.unfreeze()
         gc.set_threshold(*before)
 
