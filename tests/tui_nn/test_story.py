@@ -285,3 +285,26 @@ async def test_page_down_scrolls_the_experiment_panel_to_its_listing() -> None:
         await pilot.press("pageup")
         await pilot.pause()
         assert panel.scroll_y < panel.max_scroll_y
+
+
+async def test_the_trainer_is_drawn_before_its_story_card_opens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The map is drawn at its size before the card opens: the card dims a finished picture,
+    and the trainer's first full frame does not wait for the card's."""
+    seen: list[tuple[int, int, int, int] | None] = []
+    open_card = MainScreen.action_story
+
+    def record(screen: MainScreen) -> None:
+        raster, size = screen.boundary.raster, screen.boundary.size
+        seen.append(None if raster is None else (raster.width, raster.height, *size))
+        open_card(screen)
+
+    monkeypatch.setattr(MainScreen, "action_story", record)
+    app = open_app("moons", story=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StoryCard)
+    assert len(seen) == 1 and seen[0] is not None
+    width, height, map_width, map_height = seen[0]
+    assert (width, height) == (map_width, map_height) and width > 8 and height > 8

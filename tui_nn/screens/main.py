@@ -160,6 +160,7 @@ class MainScreen(LabScreen):
         self.active_pane = "boundary"
         """The pane shown when panes sit behind tabs."""
         self.frames_drawn = 0
+        self._opened = False
         """Redraws so far (for tests and benchmarks)."""
         self.probe_index = -1
         """The scenario probe point `p` jumped to last."""
@@ -208,12 +209,29 @@ class MainScreen(LabScreen):
             widget.can_focus = False
         for panel in self.panels:
             panel.data_bind(MainScreen.glyphs)
-        self.session_changed()
+        self.session_changed(story=False)
         self._apply_layout(self.size.width, self.size.height)
-        self.call_after_refresh(self.redraw)  # the first frame, once the panes have sizes
-        self.call_after_refresh(self._first_frame_drawn)
         # The plane's colours come from the theme: a new theme redraws every panel.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
+
+    def on_screen_resume(self) -> None:
+        if not self._opened:  # Textual lays out the panes after this handler: draw then
+            self._opened = True
+            self.call_next(self._first_frame)
+
+    def _first_frame(self) -> None:
+        """Draw the trainer, then open the story card over it once it is on screen.
+
+        Drawn as soon as the panes have sizes, not after the frame of empty panes is shown
+        and every pane has heard its size (25-35 ms later); and a card opened first would be
+        drawn a second time, dimming the trainer's first picture.
+        """
+        if not self.app.is_running:  # it ended before its first frame (a served trainer)
+            return
+        self.redraw()
+        if self.story:
+            self.call_after_refresh(self.action_story)
+        self.call_after_refresh(self._first_frame_drawn)
 
     def _first_frame_drawn(self) -> None:
         freeze = getattr(self.app, "freeze_startup_heap", None)
@@ -266,8 +284,12 @@ class MainScreen(LabScreen):
             self.query_one(NeuronMaps),
         ]
 
-    def session_changed(self) -> None:
-        """Fit the screen to the session: its experiment, opening view, range and speed."""
+    def session_changed(self, *, story: bool = True) -> None:
+        """Fit the screen to the session: its experiment, opening view, range and speed.
+
+        Args:
+            story: Open the story card after this frame (when the screen shows stories).
+        """
         session = self.session
         if session.background is None:  # attacks and fitted copies measured off this thread
             session.background = Background(
@@ -295,9 +317,9 @@ class MainScreen(LabScreen):
         self.query_one(ExperimentPanel).scroll_home(animate=False)
         self._show_pane(self.active_pane)
         self.redraw()
-        if self.story:
-            # After the panels' first frame: the card dims a screen that is already drawn, and
-            # the trainer itself shows as soon as it can.
+        if story and self.story:
+            # After the panels' frame: the card dims a screen that is already drawn, and the
+            # trainer itself shows as soon as it can.
             self.call_after_refresh(self.action_story)
 
     def _show_pane(self, pane: str) -> None:
