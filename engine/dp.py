@@ -15,8 +15,10 @@ accountant), not by a formula here.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import math
+import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -112,6 +114,28 @@ class DPSGD:
     def clipped_share(self) -> float:
         """Share of example gradients clipped so far (NaN before the first batch)."""
         return self.clipped / self.examples if self.examples else float("nan")
+
+
+ACCOUNTANT = "dp_accounting.rdp.rdp_privacy_accountant"
+"""The module ``epsilon`` computes with. It pulls in SciPy: about a second to import."""
+
+
+@functools.cache
+def load_accountant_soon() -> threading.Thread:
+    """Start importing the accountant in a thread of its own (once per process).
+
+    The trainer calls this when it opens a scenario with a DP-SGD run. Otherwise the first
+    ``epsilon`` after the first step imports it, in the interface thread and under the
+    session's lock: a second-long freeze on the first Space.
+
+    Returns:
+        The importing thread (``join`` it to wait).
+    """
+    thread = threading.Thread(
+        target=importlib.import_module, args=(ACCOUNTANT,), name="load dp-accounting", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 @functools.lru_cache(maxsize=256)

@@ -48,10 +48,22 @@ def roc(members: Floats, others: Floats) -> tuple[Floats, Floats]:
     Returns:
         (fpr, tpr), from (0, 0) to (1, 1); tied scores move both rates in one step.
     """
-    thresholds = np.unique(np.concatenate([members, others]))[::-1]
-    tpr = np.array([0.0, *[(members >= t).mean() for t in thresholds]])
-    fpr = np.array([0.0, *[(others >= t).mean() for t in thresholds]])
-    return fpr, tpr
+    scores = np.sort(np.concatenate([members, others]))  # NaN (a diverged run) sorts last
+    distinct = np.ones(len(scores), dtype=bool)
+    nan = np.isnan(scores)
+    distinct[1:] = (scores[1:] != scores[:-1]) & ~(nan[1:] & nan[:-1])  # one NaN threshold
+    thresholds = scores[distinct][::-1]
+    return _share_at_least(others, thresholds), _share_at_least(members, thresholds)
+
+
+def _share_at_least(scores: Floats, thresholds: Floats) -> Floats:
+    """[0, share of ``scores`` >= t for each t]: sorted once, counted by binary search (NaN is
+    never >= anything, and nothing is >= NaN)."""
+    finite = np.sort(scores[~np.isnan(scores)])
+    at_least = len(finite) - np.searchsorted(finite, thresholds, side="left")
+    with np.errstate(invalid="ignore"):  # no scores at all: every share is NaN
+        shares = at_least / np.float64(len(scores))
+    return np.concatenate([[0.0], shares])
 
 
 def auc(members: Floats, others: Floats) -> float:

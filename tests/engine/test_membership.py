@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.attacks.membership import advantage, auc, roc
 from engine.dp import epsilon
@@ -108,3 +112,44 @@ def test_membership_runs_and_figures() -> None:
     for key in ("overfit", "regularised", "dp"):
         assert 0 <= metrics[f"membership.{key}.auc"] <= 1
         assert 0 <= metrics[f"membership.{key}.advantage"] <= 1
+
+
+def _roc_by_definition(members: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct score as a threshold, counted one by one (the definition)."""
+    thresholds = np.unique(np.concatenate([members, others]))[::-1]
+    tpr = np.array([0.0, *[np.count_nonzero(members >= t) / len(members) for t in thresholds]])
+    fpr = np.array([0.0, *[np.count_nonzero(others >= t) / len(others) for t in thresholds]])
+    return fpr, tpr
+
+
+scores = st.lists(
+    st.one_of(st.sampled_from([0.0, 1.0, 2.5, float("nan")]), st.floats(-5, 5)),
+    min_size=1,
+    max_size=40,
+).map(np.array)
+
+
+@given(scores, scores)
+def test_roc_counts_every_threshold_as_the_definition_does(
+    members: np.ndarray, others: np.ndarray
+) -> None:
+    """Ties, repeated values and NaN scores (a diverged run) included, bit for bit."""
+    fpr, tpr = roc(members, others)
+    want_fpr, want_tpr = _roc_by_definition(members, others)
+    assert fpr.tobytes() == want_fpr.tobytes() and tpr.tobytes() == want_tpr.tobytes()
+
+
+def test_the_accountant_loads_in_a_thread_of_its_own() -> None:
+    """In a fresh interpreter: importing the engine leaves SciPy alone; the loader brings in the
+    accountant off the calling thread."""
+    code = (
+        "import sys\n"
+        "from engine.dp import ACCOUNTANT, load_accountant_soon\n"
+        "assert ACCOUNTANT not in sys.modules and 'scipy' not in sys.modules\n"
+        "thread = load_accountant_soon()\n"
+        "assert thread is not __import__('threading').current_thread()\n"
+        "assert load_accountant_soon() is thread  # once per process\n"
+        "thread.join()\n"
+        "assert ACCOUNTANT in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

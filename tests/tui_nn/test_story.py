@@ -12,6 +12,7 @@ from engine.experiments.measure import measure
 from engine.session import Session
 from tui_nn.app import TuiNN
 from tui_nn.catalog import shipped_dir, shipped_names
+from tui_nn.screens import main as main_screen
 from tui_nn.screens.dialogs import GoToDialog
 from tui_nn.screens.main import MainScreen
 from tui_nn.screens.story_card import StoryCard
@@ -308,3 +309,16 @@ async def test_the_trainer_is_drawn_before_its_story_card_opens(
     assert len(seen) == 1 and seen[0] is not None
     width, height, map_width, map_height = seen[0]
     assert (width, height) == (map_width, map_height) and width > 8 and height > 8
+
+
+@pytest.mark.parametrize(("name", "loads"), [("moons-membership", 1), ("moons", 0)])
+async def test_a_scenario_with_dp_sgd_loads_the_accountant_when_it_opens(
+    monkeypatch: pytest.MonkeyPatch, name: str, loads: int
+) -> None:
+    """Not on the first step, in the interface thread, under the session's lock."""
+    calls: list[None] = []
+    monkeypatch.setattr(main_screen, "load_accountant_soon", lambda: calls.append(None))
+    app = open_app(name)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert len(calls) == loads

@@ -18,6 +18,7 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static, Tab, Tabs
 
+from engine.dp import load_accountant_soon
 from engine.experiments.cache import Background
 from engine.session import Session
 from engine.snapshot import Snapshot
@@ -295,6 +296,8 @@ class MainScreen(LabScreen):
             session.background = Background(
                 lambda: self.post_message(MeasurementLanded()), hold=self.answering
             )
+        if any(run.train_config.dp is not None for run in session.runs):
+            load_accountant_soon()  # SciPy, while the story card is read: not on the first step
         experiments = bool(session.scenario.experiments.model_dump(exclude_none=True))
         self.set_class(experiments, "-experiment")
         order = ("experiment", "loss", "neurons", "architecture")
