@@ -93,6 +93,48 @@ async def test_space_starts_and_stops_the_worker() -> None:
         assert "paused" in app.query_one(TitleBar).plain
 
 
+async def test_a_pause_is_on_screen_before_the_trainer_has_let_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Space while training: the title says paused in the next frame; waiting for the trainer's
+    chunk and drawing the paused picture come after that frame."""
+    seen: list[tuple[str, int]] = []
+    paused = MainScreen._paused
+
+    async def record(screen: MainScreen) -> None:
+        seen.append((screen.app.query_one(TitleBar).plain, screen.frames_drawn))
+        await paused(screen)
+
+    monkeypatch.setattr(MainScreen, "_paused", record)
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await pilot.press("space")
+        await app.workers.wait_for_complete()
+        await wait_for(pilot, lambda: bool(seen) and screen.frames_drawn > seen[0][1])
+        assert len(seen) == 1 and "paused" in seen[0][0]  # said before the paused picture
+        assert not screen.running and "paused" in app.query_one(TitleBar).plain
+        stopped_at = screen.session.epoch
+        await pilot.pause(0.05)
+        assert screen.session.epoch == stopped_at
+
+
+async def test_space_twice_in_quick_succession_runs_on() -> None:
+    """The second press lands before the first one's pause is drawn: training goes on."""
+    app = TuiNN(Session.from_file(MOONS), story=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = trainer(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await pilot.press("space", "space")
+        await pilot.pause()
+        assert screen.running and "running" in app.query_one(TitleBar).plain
+        epoch = screen.session.epoch
+        await wait_for(pilot, lambda: screen.session.epoch > epoch)
+
+
 async def test_n_steps_one_epoch_and_shift_n_a_block() -> None:
     app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -161,8 +161,9 @@ class MainScreen(LabScreen):
         self.active_pane = "boundary"
         """The pane shown when panes sit behind tabs."""
         self.frames_drawn = 0
-        self._opened = False
         """Redraws so far (for tests and benchmarks)."""
+        self._opened = False
+        self._stopping = False
         self.probe_index = -1
         """The scenario probe point `p` jumped to last."""
         self._worker_done = threading.Event()
@@ -442,7 +443,7 @@ class MainScreen(LabScreen):
         )
         self.query_one(TitleBar).set(
             title=snapshot.title,
-            running=self.running,
+            running=self.running and not self._stopping,
             epoch=snapshot.epoch,
             target=snapshot.target_epochs,
             head=snapshot.newest,
@@ -602,13 +603,19 @@ class MainScreen(LabScreen):
             interface_clock=self._interface_clock,
         )
 
-    async def stop_training(self) -> None:
-        """Cancel the worker and wait until its thread has let go of the session."""
+    def _cancel_training(self) -> None:
+        """Ask the worker to stop after its current chunk (``stop_training`` waits for it)."""
+        self._stopping = True
         self.workers.cancel_group(self, "job")
         self.workers.cancel_group(self, "training")
         self._frame_shown.set()  # a trainer waiting for a frame sees the cancel at once
+
+    async def stop_training(self) -> None:
+        """Cancel the worker and wait until its thread has let go of the session."""
+        self._cancel_training()
         while not self._worker_done.is_set():
             await asyncio.sleep(0.005)
+        self._stopping = False
         self.session.pace_measurements(0)
         self._meter.reset()
         if self.is_mounted:
@@ -617,12 +624,24 @@ class MainScreen(LabScreen):
     # -- actions -----------------------------------------------------------------------
 
     async def action_toggle_run(self) -> None:
-        """Space: run or pause."""
-        if self.running:
+        """Space: run or pause.
+
+        A pause is on screen at once: the title says so in the next frame, while the trainer
+        finishes its chunk (about CHUNK_SECONDS); the paused picture follows when it has.
+        """
+        if self.running and not self._stopping:
+            self._cancel_training()
+            self.query_one(TitleBar).set(running=False, epochs_per_second=None)
+            self.call_after_refresh(self._paused)
+            return
+        if self._stopping:  # pressed again before the pause was drawn: run on
+            await self.stop_training()
+        self.start_training()
+
+    async def _paused(self) -> None:
+        if self._stopping:  # (not run on already by another Space)
             await self.stop_training()
             self.redraw()
-        else:
-            self.start_training()
 
     async def action_step(self) -> None:
         """n: train one epoch (pauses a run first)."""
