@@ -322,3 +322,24 @@ async def test_a_scenario_with_dp_sgd_loads_the_accountant_when_it_opens(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert len(calls) == loads
+
+
+async def test_the_bars_are_drawn_before_the_first_frame_with_the_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the panes get their sizes and the map is drawn, the title bar and the status line
+    already say what they will: the first frame with the map is the whole trainer."""
+    seen: list[tuple[str, str]] = []
+    first_frame = MainScreen._first_frame
+
+    def record(screen: MainScreen) -> None:
+        seen.append((screen.query_one(TitleBar).plain, screen.query_one(StatusLine).plain))
+        first_frame(screen)
+
+    monkeypatch.setattr(MainScreen, "_first_frame", record)
+    app = open_app("moons")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        title, status = seen[0]
+        assert app.trainer.session.scenario.title in title and "epoch 0/3,000" in title
+        assert "loss train/test" in status and "probe (0.5, 0.25)" in status

@@ -213,6 +213,11 @@ class MainScreen(LabScreen):
             panel.data_bind(MainScreen.glyphs)
         self.session_changed(story=False)
         self._apply_layout(self.size.width, self.size.height)
+        # The bars are laid out before the panes have sizes: drawn now, they are in the frame
+        # that first shows the map (the panels draw when they have sizes, ``_first_frame``).
+        with self.session.lock:
+            self.probe_output = self.session.probe(*self.boundary.probe, run=self._probe_run())
+            self._draw_bars(self.session.snapshot(grid=(1, 1), grid_runs=()), self.probe_output)
         # The plane's colours come from the theme: a new theme redraws every panel.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
 
@@ -413,15 +418,13 @@ class MainScreen(LabScreen):
         self.frames_drawn += 1
         session = self.session
         neurons = self.query_one(NeuronMaps).run_index
-        # The run on the map (the first of a difference view's pair) answers at the probe.
-        shown = min(self.boundary.view.runs[0], len(session.runs) - 1)
         with session.lock:  # one wait for the trainer's chunk, not two
             snapshot = session.snapshot(
                 grid=self.boundary.grid_size(),
                 extent=self.boundary.extent,
                 grid_runs=sorted({*self.boundary.grid_runs(), neurons}),
             )
-            self.probe_output = session.probe(*self.boundary.probe, run=shown)
+            self.probe_output = session.probe(*self.boundary.probe, run=self._probe_run())
         self.snapshot = snapshot
         wide = self.has_class("-wide")
         for panel in self.panels:
@@ -441,6 +444,15 @@ class MainScreen(LabScreen):
         self.query_one(ExperimentPanel).border_title = PANE_TITLES["experiment"] + (
             MEASURING if measuring else ""
         )
+        self._draw_bars(snapshot, self.probe_output)
+        self._past_caption(snapshot)
+
+    def _probe_run(self) -> int:
+        """The run that answers at the probe: the one on the map (the first of a pair)."""
+        return min(self.boundary.view.runs[0], len(self.session.runs) - 1)
+
+    def _draw_bars(self, snapshot: Snapshot, probe_output: np.ndarray) -> None:
+        """The title bar and the status line (with the probe's reading)."""
         self.query_one(TitleBar).set(
             title=snapshot.title,
             running=self.running and not self._stopping,
@@ -454,11 +466,10 @@ class MainScreen(LabScreen):
         status.set_state(
             zoom=self.boundary.zoom,
             glyphs=self.glyphs,
-            probe=format_probe(self.boundary.probe, self.probe_output),
+            probe=format_probe(self.boundary.probe, probe_output),
             tool=self._tool_text(),
-            probe_short=format_probe(self.boundary.probe, self.probe_output, short=True),
+            probe_short=format_probe(self.boundary.probe, probe_output, short=True),
         )
-        self._past_caption(snapshot)
 
     def _tool_text(self) -> str:
         if self.tool == "add":
