@@ -73,6 +73,12 @@ async def wait_for(pilot: Pilot[int], condition, limit: int = 2000) -> None:
     raise AssertionError("condition not reached")
 
 
+async def start_training(pilot: Pilot[int], screen: MainScreen) -> None:
+    """Space, then wait until the trainer has trained an epoch."""
+    await pilot.press("space")
+    await wait_for(pilot, lambda: screen.session.epoch > 0)
+
+
 def map_text(boundary: BoundaryMap) -> str:
     boundary._rows.clear()
     return "\n".join(boundary.render_line(y).text for y in range(boundary.size.height))
@@ -111,8 +117,7 @@ async def test_a_pause_is_on_screen_before_the_trainer_has_let_go(
     app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await start_training(pilot, screen)
         await pilot.press("space")
         await app.workers.wait_for_complete()
         await wait_for(pilot, lambda: bool(seen) and screen.frames_drawn > seen[0][1])
@@ -128,8 +133,7 @@ async def test_space_twice_in_quick_succession_runs_on() -> None:
     app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await start_training(pilot, screen)
         await pilot.press("space", "space")
         await pilot.pause()
         assert screen.running and "running" in app.query_one(TitleBar).plain
@@ -258,8 +262,7 @@ async def test_r_while_running_stops_training_first() -> None:
     app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await start_training(pilot, screen)
         await pilot.press("r")
         assert not screen.running
         assert screen.session.epoch == 0
@@ -442,8 +445,7 @@ async def test_q_quits_while_running() -> None:
     app = TuiNN(Session.from_file(MOONS), story=False)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = trainer(app)
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.session.epoch > 0)
+        await start_training(pilot, screen)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0

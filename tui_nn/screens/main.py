@@ -455,7 +455,7 @@ class MainScreen(LabScreen):
         """The title bar and the status line (with the probe's reading)."""
         self.query_one(TitleBar).set(
             title=snapshot.title,
-            running=self.running and not self._stopping,
+            running=self.training,
             epoch=snapshot.epoch,
             target=snapshot.target_epochs,
             head=snapshot.newest,
@@ -581,6 +581,11 @@ class MainScreen(LabScreen):
         """Whether the training worker is running."""
         return not self._worker_done.is_set()
 
+    @property
+    def training(self) -> bool:
+        """Whether the worker runs and no pause is under way (what the title bar says)."""
+        return self.running and not self._stopping
+
     def start_training(self) -> None:
         """Train continuously in a thread until paused (or until the scenario says pause)."""
         if self.running:
@@ -640,7 +645,7 @@ class MainScreen(LabScreen):
         A pause is on screen at once: the title says so in the next frame, while the trainer
         finishes its chunk (about CHUNK_SECONDS); the paused picture follows when it has.
         """
-        if self.running and not self._stopping:
+        if self.training:
             self._cancel_training()
             self.query_one(TitleBar).set(running=False, epochs_per_second=None)
             self.call_after_refresh(self._paused)
